@@ -1,0 +1,39 @@
+# Everything a newcomer needs: `make run` starts the system, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres lint demo bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)            ## set up and start everything on the embedded default (Ctrl-C stops it)
+	$(BIN)/registro run
+
+test: lint test-sqlite test-postgres   ## set up, lint, type-check, run the suite on SQLite and PostgreSQL
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -q
+
+test-postgres: $(STAMP)
+	REGISTRO_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+
+demo: $(STAMP)           ## load demonstration data into ./var
+	$(BIN)/registro demo-data
+
+bench: $(STAMP)
+	$(BIN)/python bench/lifecycle_http.py
+
+clean:
+	rm -rf $(VENV) var

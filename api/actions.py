@@ -1,0 +1,94 @@
+"""What the routes share: accept a lifecycle action, guard the representative's edits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import update
+from sqlmodel import col
+
+from api.deps import Context, DispatchFn, start_flow
+from api.read import application_read
+from api.schemas import ActionAccepted, ActionRead
+from models.actions import request_action
+from models.application import Application
+from models.enums import Event, Role, State
+from models.errors import ConcurrentChange, Forbidden, TransitionNotAllowed
+from models.lifecycle import STATE_LABELS, allowed_events
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Fuori dalla competenza dell'utente"},
+    404: {"description": "Pratica non trovata"},
+    409: {"description": "Azione non consentita nello stato attuale (indica lo stato e le azioni consentite)"},
+    422: {"description": "Dati non validi o requisito non soddisfatto (indica il campo e il motivo)"},
+}
+
+
+def accept(
+    ctx: Context,
+    application: Application,
+    event: Event,
+    dispatch: DispatchFn,
+    payload: BaseModel | dict[str, Any] | None = None,
+) -> ActionAccepted:
+    """parse → service → start the flow → read model. The flow applies the event later."""
+    data = payload.model_dump(exclude_none=True) if isinstance(payload, BaseModel) else dict(payload or {})
+    action = request_action(
+        ctx.session,
+        application=application,
+        event=event,
+        actor=ctx.user,
+        profile=ctx.profile,
+        now=ctx.now,
+        payload=data,
+    )
+    assert action.id is not None
+    ctx.session.commit()  # end the read transaction: on SQLite it holds the write lock the flow needs
+    start_flow(dispatch, action.id)
+    ctx.session.refresh(application)
+    ctx.session.refresh(action)
+    return ActionAccepted(
+        application=application_read(ctx.session, application, user=ctx.user, profile=ctx.profile, now=ctx.now),
+        action=ActionRead.model_validate(action),
+    )
+
+
+def not_in_state(application: Application, role: Role, what: str) -> TransitionNotAllowed:
+    allowed = allowed_events(application.state, application.kind, role)
+    return TransitionNotAllowed(
+        f"{what} non consentito nello stato «{STATE_LABELS[application.state]}»; "
+        f"azioni consentite: {', '.join(allowed) or 'nessuna'}",
+        state=application.state,
+        allowed=allowed,
+    )
+
+
+def ensure_editable(ctx: Context, application: Application, states: Iterable[State], what: str) -> None:
+    """Only the district's representative edits, only in the given states, never during an action."""
+    if ctx.user.role != Role.REPRESENTATIVE or ctx.user.district_id != application.district_id:
+        raise Forbidden("solo il rappresentante del distretto può modificare la domanda")
+    if application.state not in set(states):
+        raise not_in_state(application, ctx.user.role, what)
+    if application.pending_action_id is not None:
+        raise ConcurrentChange("è in corso un'azione su questa pratica: attendere il suo completamento")
+
+
+def claim_edit(ctx: Context, application: Application) -> None:
+    """Optimistic lock for an edit: fails if an action was accepted meanwhile or the file changed."""
+    result = ctx.session.execute(
+        update(Application)
+        .where(
+            col(Application.id) == application.id,
+            col(Application.version) == application.version,
+            col(Application.pending_action_id).is_(None),
+        )
+        .values(version=application.version + 1, updated_at=ctx.now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        ctx.session.rollback()
+        raise ConcurrentChange("la pratica è stata modificata da un'altra operazione: ricaricare e riprovare")
+    application.version += 1
+    application.updated_at = ctx.now

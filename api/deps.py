@@ -1,0 +1,147 @@
+"""Dependencies as Annotated aliases: the session, the clock, the profile, the user, the file.
+
+``CurrentApplication`` does the 404 and the competence check in one place; ``Dispatcher`` is how
+an accepted action reaches its stage flow (overridden in tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import Depends, Path
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session, select
+
+from api.errors import Unauthorized
+from models.access import ensure_can_see
+from models.application import Application
+from models.enums import Role
+from models.errors import Forbidden, NotFound
+from models.people import ApiToken, User
+from models.profiles import RegionProfile, load_profile
+from registro.db import get_engine
+from registro.settings import get_settings
+
+log = logging.getLogger("registro.api")
+
+TOKEN_URL = "/api/v1/auth/token"
+bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description="Token ottenuto con il login")
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+def get_now() -> datetime:
+    """The request's time. Tests pin it by overriding this dependency."""
+    return datetime.now(UTC)
+
+
+def get_profile() -> RegionProfile:
+    return load_profile(get_settings().profile)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+NowDep = Annotated[datetime, Depends(get_now)]
+ProfileDep = Annotated[RegionProfile, Depends(get_profile)]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_current_token(
+    session: SessionDep, now: NowDep, token: Annotated[str | None, Depends(bearer)] = None
+) -> ApiToken:
+    if not token:
+        raise Unauthorized("autenticazione richiesta: effettuare l'accesso")
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
+    if row is None or row.expires_at <= now:
+        raise Unauthorized("sessione non valida o scaduta: effettuare di nuovo l'accesso")
+    return row
+
+
+def get_current_user(session: SessionDep, token: Annotated[ApiToken, Depends(get_current_token)]) -> User:
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("utente disattivato: effettuare di nuovo l'accesso")
+    return user
+
+
+CurrentToken = Annotated[ApiToken, Depends(get_current_token)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_admin(user: CurrentUser) -> User:
+    if user.role != Role.ADMIN:
+        raise Forbidden("operazione riservata all'amministratore")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin)]
+
+
+def get_current_application(
+    session: SessionDep,
+    user: CurrentUser,
+    profile: ProfileDep,
+    application_id: Annotated[int, Path(description="Identificativo della pratica")],
+) -> Application:
+    application = session.get(Application, application_id)
+    if application is None:
+        raise NotFound(f"pratica {application_id} non trovata")
+    ensure_can_see(user, application, profile)
+    return application
+
+
+CurrentApplication = Annotated[Application, Depends(get_current_application)]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What nearly every route needs, in one parameter."""
+
+    session: Session
+    user: User
+    profile: RegionProfile
+    now: datetime
+
+
+def get_context(session: SessionDep, user: CurrentUser, profile: ProfileDep, now: NowDep) -> Context:
+    return Context(session=session, user=user, profile=profile, now=now)
+
+
+Ctx = Annotated[Context, Depends(get_context)]
+
+# ---- starting the stage flow ------------------------------------------------------------
+
+DispatchFn = Callable[[int], Coroutine[Any, Any, None]]
+
+
+def get_dispatcher() -> DispatchFn:
+    """flows.dispatch.dispatch, imported when first needed (the flows load Prefect)."""
+    from flows.dispatch import dispatch
+
+    return dispatch
+
+
+Dispatcher = Annotated[DispatchFn, Depends(get_dispatcher)]
+
+
+def start_flow(dispatch: DispatchFn, action_id: int) -> None:
+    """Hands the action to its flow on the event loop. Called from a sync route (worker thread).
+
+    If the hand-over fails the action stays queued (it is dispatched again on restart): the
+    request was accepted and recorded, so the caller still gets 202 and can follow the action.
+    """
+    try:
+        anyio.from_thread.run(dispatch, action_id)
+    except Exception:
+        log.exception("avvio del flusso non riuscito per l'azione %s: resta in coda", action_id)

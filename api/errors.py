@@ -1,0 +1,180 @@
+"""Every error becomes a JSON answer in Italian: {"detail": ..., "code": ..., plus details}.
+
+Domain errors carry their own status; request validation gives 422 with field and reason;
+database conflicts give 409, an unreachable database 503; anything else a 500 without a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models.errors import DomainError
+
+log = logging.getLogger("registro.api")
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "non_autenticato"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflitto"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "file_troppo_grande"
+
+
+class TooManyAttempts(DomainError):
+    status_code = 429
+    code = "troppi_tentativi"
+
+
+class Unavailable(DomainError):
+    status_code = 503
+    code = "servizio_non_disponibile"
+
+
+HTTP_MESSAGES = {
+    400: ("richiesta non valida", "richiesta_non_valida"),
+    401: ("autenticazione richiesta", "non_autenticato"),
+    403: ("operazione non consentita", "non_autorizzato"),
+    404: ("risorsa non trovata", "non_trovato"),
+    405: ("metodo non consentito per questo indirizzo", "metodo_non_consentito"),
+    413: ("richiesta troppo grande", "file_troppo_grande"),
+}
+
+# pydantic error type -> Italian reason (ctx values are formatted in)
+REASONS = {
+    "missing": "campo obbligatorio",
+    "string_too_short": "testo troppo corto (minimo {min_length} caratteri)",
+    "string_too_long": "testo troppo lungo (massimo {max_length} caratteri)",
+    "string_type": "deve essere un testo",
+    "too_short": "servono almeno {min_length} elementi",
+    "too_long": "al massimo {max_length} elementi",
+    "greater_than_equal": "deve essere maggiore o uguale a {ge}",
+    "less_than_equal": "deve essere minore o uguale a {le}",
+    "greater_than": "deve essere maggiore di {gt}",
+    "less_than": "deve essere minore di {lt}",
+    "int_parsing": "deve essere un numero intero",
+    "int_type": "deve essere un numero intero",
+    "int_from_float": "deve essere un numero intero",
+    "float_parsing": "deve essere un numero",
+    "float_type": "deve essere un numero",
+    "bool_parsing": "deve essere vero o falso",
+    "bool_type": "deve essere vero o falso",
+    "enum": "valore non ammesso (ammessi: {expected})",
+    "literal_error": "valore non ammesso (ammessi: {expected})",
+    "date_parsing": "data non valida (formato AAAA-MM-GG)",
+    "date_from_datetime_parsing": "data non valida (formato AAAA-MM-GG)",
+    "datetime_parsing": "data e ora non valide",
+    "list_type": "deve essere un elenco",
+    "dict_type": "deve essere un oggetto",
+    "model_attributes_type": "deve essere un oggetto",
+    "model_type": "deve essere un oggetto",
+    "json_invalid": "JSON non valido",
+    "json_type": "JSON non valido",
+    "extra_forbidden": "campo non previsto",
+    "url_parsing": "indirizzo non valido",
+}
+
+
+def reason_of(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = {k: _fmt(v) for k, v in (error.get("ctx") or {}).items()}
+    if kind == "value_error":
+        return str(ctx.get("error") or "valore non valido")
+    template = REASONS.get(kind)
+    if template is None:
+        return "valore non valido"
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return template.split(" (")[0]
+
+
+def _fmt(value: Any) -> str:
+    text = str(value)
+    return text.replace("'", "").replace(" or ", " o ")
+
+
+def field_of(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
+    """('body', 'rows', 3, 'name') -> ('rows.3.name', 'body')."""
+    parts = list(loc)
+    where = str(parts.pop(0)) if parts and parts[0] in ("body", "query", "path", "header", "cookie") else "body"
+    return ".".join(str(p) for p in parts) or where, where
+
+
+def error_response(status: int, detail: str, code: str, **details: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = {"detail": detail, "code": code, **jsonable_encoder(details)}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = exc.details.pop("headers", None)
+    response = error_response(exc.status_code, exc.message, exc.code, **exc.details)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        field, where = field_of(error.get("loc", ()))
+        errors.append({"field": field, "location": where, "reason": reason_of(error)})
+    first = errors[0] if errors else {"field": "", "reason": "dati non validi"}
+    detail = f"dati non validi: {first['field']}: {first['reason']}"
+    return error_response(422, detail, "dati_non_validi", errors=errors)
+
+
+async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    default, code = HTTP_MESSAGES.get(exc.status_code, ("errore nella richiesta", "errore"))
+    phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("", phrase) else default
+    response = error_response(exc.status_code, detail, code)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def on_integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    log.info("conflitto di integrità: %s", exc)
+    return error_response(409, "i dati sono in conflitto con quelli già registrati: nulla è stato salvato", "conflitto")
+
+
+async def on_operational_error(_: Request, exc: Exception) -> JSONResponse:
+    log.error("database non raggiungibile: %s", exc)
+    return error_response(
+        503, "la banca dati non è al momento raggiungibile: riprovare tra poco", "servizio_non_disponibile"
+    )
+
+
+async def on_unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("errore imprevisto", exc_info=exc)
+    return error_response(500, "errore interno imprevisto: l'operazione non è stata eseguita", "errore_interno")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(IntegrityError, on_integrity_error)
+    app.add_exception_handler(OperationalError, on_operational_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

@@ -1,0 +1,114 @@
+"""The FastAPI application: JSON under /api/v1, OpenAPI at /docs, Italian error messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors
+from api.auth import LoginThrottle
+from api.auth import router as auth_router
+from api.routers import (
+    applications,
+    committee,
+    completeness,
+    districts,
+    documents,
+    recognition,
+    registry,
+    roster,
+    submission,
+    users,
+)
+from registro.settings import get_settings
+
+log = logging.getLogger("registro.api")
+
+DESCRIPTION = """
+API del **Registro regionale dei distretti produttivi**.
+
+Ogni azione sul procedimento (presentazione, verifica di completezza, integrazioni, comitato,
+preavviso di rigetto, atto di riconoscimento) è verificata subito rispetto al ciclo di vita della
+domanda e poi eseguita dal flusso Prefect della sua fase: la risposta è **202** con l'azione in coda,
+il cui stato si segue su `GET /api/v1/actions/{id}`.
+
+Gli errori sono sempre JSON: `{"detail": "...", "code": "..."}` più i dettagli utili
+(campo e motivo per il 422, stato e azioni consentite per il 409).
+
+Il registro pubblico (`GET /api/v1/registry`) non richiede l'accesso.
+"""
+
+UPLOAD_MARGIN = 64 * 1024  # multipart headers and form fields around the file
+
+
+async def _drain() -> None:
+    """Lets the stage flows started by this process finish before it exits."""
+    try:
+        from flows.dispatch import drain
+    except ImportError:  # flows not installed in this process (tests of the API alone)
+        return
+    await drain()
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+    await _drain()
+
+
+class BodyLimit:
+    """Refuses with 413 a request whose declared size exceeds the upload limit, before reading it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.limit:
+                await self._refuse(send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, send: Send) -> None:
+        mb = (self.limit - UPLOAD_MARGIN) // (1024 * 1024)
+        body = json.dumps(
+            {"detail": f"il file supera la dimensione massima consentita ({mb} MB)", "code": "file_troppo_grande"}
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(**overrides: Any) -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Registro dei distretti produttivi",
+        description=DESCRIPTION,
+        version="1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        **overrides,
+    )
+    app.state.login_throttle = LoginThrottle()
+    errors.install(app)
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(auth_router)
+    for module in (users, districts, applications, roster, documents, submission, completeness, committee):
+        api.include_router(module.router)
+    api.include_router(recognition.router)
+    api.include_router(registry.router)
+    app.include_router(api)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Routers split by stage of the procedure."""

@@ -1,0 +1,98 @@
+"""The member roster: replaced whole, from JSON rows or a CSV/XLSX file; all bad rows or nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, UploadFile
+from sqlmodel import col, delete, select
+
+from api.actions import claim_edit, ensure_editable
+from api.deps import Ctx, CurrentApplication
+from api.routers.documents import too_large
+from api.schemas import RosterIn, RosterRead, RosterRowRead
+from models.application import Application
+from models.district import MemberEnterprise
+from models.enums import State
+from models.errors import InvalidInput
+from registro.settings import get_settings
+
+router = APIRouter(prefix="/applications/{application_id}/roster", tags=["Elenco imprese"])
+
+ROSTER_STATES = {State.DRAFT, State.INTEGRATION_REQUESTED}
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+def _save(ctx: Ctx, application: Application, result: Any) -> RosterRead:
+    errors = [{k: getattr(e, k) for k in ("row_no", "field", "value", "message")} for e in result.errors]
+    seen: dict[str, int] = {}
+    for row in result.rows:  # one enterprise once: named here too, before the unique key would
+        if row.vat_number in seen:
+            message = f"partita IVA già presente alla riga {seen[row.vat_number]}"
+            errors.append({"row_no": row.row_no, "field": "vat_number", "value": row.vat_number, "message": message})
+        seen.setdefault(row.vat_number, row.row_no)
+    if errors:
+        raise InvalidInput(_summary(errors), errors=sorted(errors, key=lambda e: (e["row_no"], e["field"])))
+    claim_edit(ctx, application)
+    ctx.session.exec(delete(MemberEnterprise).where(col(MemberEnterprise.application_id) == application.id))
+    for row in result.rows:
+        ctx.session.add(MemberEnterprise(application_id=application.id, **_fields(row)))  # type: ignore[arg-type]
+    ctx.session.commit()
+    return read_roster(application, ctx)
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    file_problems = [e["message"] for e in errors if e["row_no"] == 0]
+    if file_problems:  # the file as a whole (format, header, size): no row to name
+        return "; ".join(file_problems) + " (nulla è stato salvato)"
+    bad = sorted({e["row_no"] for e in errors})
+    rows = ", ".join(map(str, bad))
+    if len(bad) == 1:
+        return f"l'elenco contiene una riga non valida (riga {rows}): nulla è stato salvato"
+    return f"l'elenco contiene {len(bad)} righe non valide (righe {rows}): nulla è stato salvato"
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    names = ("row_no", "name", "tax_code", "vat_number", "ateco", "employees", "region")
+    return {name: getattr(row, name) for name in names}
+
+
+@router.put("", response_model=RosterRead, summary="Sostituisce l'elenco delle imprese (righe JSON)")
+def replace_roster(body: RosterIn, application: CurrentApplication, ctx: Ctx) -> RosterRead:
+    from models.roster import validate_rows
+
+    ensure_editable(ctx, application, ROSTER_STATES, "modificare l'elenco delle imprese")
+    return _save(ctx, application, validate_rows([r.model_dump(exclude_none=True) for r in body.rows]))
+
+
+@router.post("/file", response_model=RosterRead, summary="Sostituisce l'elenco delle imprese da un file CSV o XLSX")
+def upload_roster(
+    application: CurrentApplication, ctx: Ctx, file: Annotated[UploadFile, File(description="File CSV o XLSX")]
+) -> RosterRead:
+    from models.roster import parse_roster_csv, parse_roster_xlsx
+
+    ensure_editable(ctx, application, ROSTER_STATES, "modificare l'elenco delle imprese")
+    limit = get_settings().max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(limit)
+    is_xlsx = data.startswith(XLSX_MAGIC) or (file.filename or "").lower().endswith(".xlsx")
+    try:
+        result = parse_roster_xlsx(data) if is_xlsx else parse_roster_csv(data)
+    except Exception as exc:  # a damaged or foreign file is a bad request, never a 500
+        raise InvalidInput("file non leggibile: caricare un CSV (UTF-8) o un foglio XLSX", field="file") from exc
+    return _save(ctx, application, result)
+
+
+@router.get("", response_model=RosterRead, summary="L'elenco delle imprese della domanda")
+def read_roster(application: CurrentApplication, ctx: Ctx) -> RosterRead:
+    rows = ctx.session.exec(
+        select(MemberEnterprise)
+        .where(MemberEnterprise.application_id == application.id)
+        .order_by(col(MemberEnterprise.row_no))
+    ).all()
+    return RosterRead(
+        enterprises=len(rows),
+        employees=sum(r.employees for r in rows),
+        rows=[RosterRowRead.model_validate(r) for r in rows],
+    )

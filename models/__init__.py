@@ -1,0 +1,1 @@
+"""The domain: SQLModel tables, enums, region profiles and the lifecycle rules."""

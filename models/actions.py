@@ -1,0 +1,71 @@
+"""Accepting an action: checked now against the lifecycle, carried out by its stage flow.
+
+``request_action`` is what an API route calls: it runs every check of ``apply_event``
+without writing the state, marks the file as busy (one action at a time per file) and
+stores the request. The stage flow then calls ``apply_event`` with its flow-run id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from models.application import Application, StageAction
+from models.enums import ActionStatus, Event
+from models.errors import ConcurrentChange
+from models.people import User
+from models.profiles import RegionProfile
+from models.service import check_event
+
+
+def request_action(
+    session: Session,
+    *,
+    application: Application,
+    event: Event,
+    actor: User,
+    profile: RegionProfile,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> StageAction:
+    payload = dict(payload or {})
+    check_event(session, application=application, event=event, actor=actor, profile=profile, now=now, payload=payload)
+    action = StageAction(
+        application_id=application.id,  # type: ignore[arg-type]
+        event=event,
+        actor_id=actor.id,  # type: ignore[arg-type]
+        payload=payload,
+        requested_at=now,
+    )
+    session.add(action)
+    session.flush()
+    claimed = session.execute(
+        update(Application)
+        .where(col(Application.id) == application.id, col(Application.pending_action_id).is_(None))
+        .values(pending_action_id=action.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ConcurrentChange("è già in corso un'altra azione su questa pratica: attendere il suo completamento")
+    session.commit()
+    session.refresh(application)
+    return action
+
+
+def finish_action(session: Session, *, action: StageAction, now: datetime, error: str | None = None) -> None:
+    """Marks the action done (or failed, with the reason) and frees the file."""
+    action.status = ActionStatus.FAILED if error else ActionStatus.DONE
+    action.error = error
+    action.finished_at = now
+    session.add(action)
+    session.execute(
+        update(Application)
+        .where(col(Application.id) == action.application_id, col(Application.pending_action_id) == action.id)
+        .values(pending_action_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

@@ -1,0 +1,288 @@
+"""What each transition writes besides the state: clock ledger, protocol, act, registry entry.
+
+Called only from ``models.service.apply_event``, inside its transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models.application import Application, Document
+from models.base import local_date
+from models.district import District, MemberEnterprise, member_totals
+from models.enums import ApplicationKind, ClockEffect, Event, ProtocolDirection, Role, State
+from models.lifecycle import Transition
+from models.people import User
+from models.procedure import ClockSuspension, CommitteeAssignment
+from models.profiles import RegionProfile
+from models.protocol import register_protocol, sha256_hex
+from models.registry import AnnualReport, RecognitionAct, RegistryEntry
+
+INTEGRATION = "integrazione documentale"
+REJECTION_NOTICE = "preavviso di rigetto"
+LEGAL_BASIS = {
+    INTEGRATION: "L. 241/1990, art. 2 c. 7",
+    REJECTION_NOTICE: "L. 241/1990, art. 10-bis",
+}
+RENEWAL_FAILED = frozenset({State.REJECTED, State.INADMISSIBLE, State.WITHDRAWN})
+
+
+def run(
+    session: Session,
+    transition: Transition,
+    *,
+    application: Application,
+    actor: User,
+    profile: RegionProfile,
+    now: datetime,
+    payload: dict[str, Any],
+    report: AnnualReport | None,
+) -> None:
+    today = local_date(now)
+    if transition.clock is not None:
+        _clock(session, transition.clock, application=application, profile=profile, today=today, payload=payload)
+    event = transition.event
+    if event == Event.SUBMIT:
+        _protocol_submission(session, application=application, now=now)
+        if application.kind == ApplicationKind.RENEWAL:
+            _on_previous(session, application, Event.REQUEST_RENEWAL, profile=profile, now=now)
+    elif event == Event.START_REVIEW:
+        application.responsible_official_id = actor.id
+    elif event == Event.DECLARE_COMPLETE:
+        _assign_committee(session, application=application, profile=profile, member_ids=payload.get("member_ids"))
+    elif event == Event.APPROVE:
+        application.committee_outcome = "positivo"
+    elif event == Event.NOTIFY_REJECTION_INTENT:
+        application.committee_outcome = "negativo"
+    elif event == Event.SUBMIT_OBSERVATIONS:
+        application.observation_rounds += 1
+    elif event == Event.ISSUE_ACT:
+        _issue_act(session, application=application, actor=actor, profile=profile, today=today, payload=payload)
+        if application.kind == ApplicationKind.RENEWAL:
+            _on_previous(session, application, Event.CONFIRM_RENEWAL, profile=profile, now=now)
+    elif event == Event.REGISTER:
+        _registry_entry(session, application=application, act=None, valid_from=today, valid_until=None)
+    elif report is not None:
+        _report(report, event=event, now=now, payload=payload)
+    if application.kind == ApplicationKind.RENEWAL and transition.target in RENEWAL_FAILED:
+        _on_previous(session, application, Event.RENEWAL_REFUSED, profile=profile, now=now)
+
+
+def _assign_committee(
+    session: Session, *, application: Application, profile: RegionProfile, member_ids: object
+) -> None:
+    """The members named by the official, or else every active member of the office's committee."""
+    if session.exec(select(CommitteeAssignment).where(CommitteeAssignment.application_id == application.id)).first():
+        return
+    office = profile.office_of(application.section).code
+    query = select(User.id).where(User.role == Role.COMMITTEE, User.office == office, col(User.active))
+    if isinstance(member_ids, list) and member_ids:
+        query = query.where(col(User.id).in_([int(m) for m in member_ids]))
+    for user_id in session.exec(query).all():
+        session.add(CommitteeAssignment(application_id=application.id, user_id=user_id))  # type: ignore[arg-type]
+
+
+def _clock(
+    session: Session,
+    effect: ClockEffect,
+    *,
+    application: Application,
+    profile: RegionProfile,
+    today: date,
+    payload: dict[str, Any],
+) -> None:
+    if effect == ClockEffect.START:
+        application.term_start = today
+        application.term_days = profile.procedure_term_days
+        return
+    open_suspension = session.exec(
+        select(ClockSuspension).where(
+            ClockSuspension.application_id == application.id, col(ClockSuspension.ended_on).is_(None)
+        )
+    ).first()
+    if effect == ClockEffect.SUSPEND_INTEGRATION:
+        days = min(int(payload.get("deadline_days") or profile.integration_max_days), profile.integration_max_days)
+        application.integration_deadline = _deadline(today, days, profile)
+        _suspend(session, application, INTEGRATION, today, application.integration_deadline)
+    elif effect == ClockEffect.SUSPEND_REJECTION_NOTICE:
+        application.observations_deadline = _deadline(today, profile.observations_days, profile)
+        _suspend(session, application, REJECTION_NOTICE, today, application.observations_deadline)
+    elif open_suspension is not None and effect == ClockEffect.RESUME:
+        # art. 10-bis: the term restarts ten days after the observations arrive
+        extra = profile.observations_days if open_suspension.reason == REJECTION_NOTICE else 0
+        open_suspension.ended_on = today + timedelta(days=extra)
+        session.add(open_suspension)
+    elif effect == ClockEffect.STOP:
+        application.closed_on = today
+        if open_suspension is not None:
+            open_suspension.ended_on = min(today, open_suspension.ends_by)
+            session.add(open_suspension)
+
+
+def _deadline(today: date, days: int, profile: RegionProfile) -> date:
+    from models.clock import deadline_after
+
+    return deadline_after(today, days, profile.holiday_shift)
+
+
+def _suspend(session: Session, application: Application, reason: str, today: date, ends_by: date) -> None:
+    session.add(
+        ClockSuspension(
+            application_id=application.id,  # type: ignore[arg-type]
+            reason=reason,
+            legal_basis=LEGAL_BASIS[reason],
+            started_on=today,
+            ends_by=ends_by,
+        )
+    )
+
+
+def _protocol_submission(session: Session, *, application: Application, now: datetime) -> None:
+    district = session.get(District, application.district_id)
+    assert district is not None
+    roster = session.exec(
+        select(MemberEnterprise.vat_number, MemberEnterprise.employees)
+        .where(MemberEnterprise.application_id == application.id)
+        .order_by(col(MemberEnterprise.row_no))
+    ).all()
+    hashes = session.exec(
+        select(Document.kind, Document.sha256)
+        .where(Document.application_id == application.id)
+        .order_by(col(Document.id))
+    ).all()
+    snapshot = json.dumps(
+        {
+            "application": application.id,
+            "district": district.name,
+            "programme": application.programme_summary,
+            "specificity": application.specificity,
+            "roster": [list(r) for r in roster],
+            "documents": [list(h) for h in hashes],
+        },
+        sort_keys=True,
+    ).encode()
+    entry = register_protocol(
+        session,
+        direction=ProtocolDirection.INBOUND,
+        correspondent=district.representative_org or district.name,
+        subject=f"Domanda di {_KIND_LABEL[application.kind]} – {district.name}",
+        sha256=sha256_hex(snapshot),
+        application_id=application.id,
+        now=now,
+    )
+    application.protocol_id = entry.id
+
+
+_KIND_LABEL = {
+    ApplicationKind.RECOGNITION: "riconoscimento",
+    ApplicationKind.RENEWAL: "rinnovo del riconoscimento",
+    ApplicationKind.CENSUS: "iscrizione nel censimento",
+}
+
+
+def _issue_act(
+    session: Session,
+    *,
+    application: Application,
+    actor: User,
+    profile: RegionProfile,
+    today: date,
+    payload: dict[str, Any],
+) -> None:
+    previous_entry = None
+    if application.kind == ApplicationKind.RENEWAL and application.renewal_of_id:
+        previous_entry = session.exec(
+            select(RegistryEntry).where(RegistryEntry.application_id == application.renewal_of_id)
+        ).first()
+    valid_from = today
+    if previous_entry is not None and previous_entry.valid_until is not None:
+        valid_from = max(today, previous_entry.valid_until + timedelta(days=1))  # runs on from the old end
+    valid_until = _add_years(valid_from, profile.validity_years) - timedelta(days=1)
+    last = session.exec(select(func.max(RecognitionAct.number)).where(RecognitionAct.year == today.year)).one()
+    act = RecognitionAct(
+        application_id=application.id,  # type: ignore[arg-type]
+        act_type=profile.act_type,
+        year=today.year,
+        number=(last or 0) + 1,
+        issued_on=today,
+        section=application.section,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        publication_ref=str(payload.get("publication_ref") or "")[:200],
+        signed_by_id=actor.id,
+    )
+    session.add(act)
+    session.flush()
+    if previous_entry is not None:
+        previous_entry.application_id = application.id  # type: ignore[assignment]
+        previous_entry.act_id = act.id
+        previous_entry.valid_until = valid_until
+        _count_members(session, previous_entry, application)
+        session.add(previous_entry)
+    else:
+        _registry_entry(session, application=application, act=act, valid_from=valid_from, valid_until=valid_until)
+
+
+def _registry_entry(
+    session: Session,
+    *,
+    application: Application,
+    act: RecognitionAct | None,
+    valid_from: date,
+    valid_until: date | None,
+) -> None:
+    entry = session.exec(select(RegistryEntry).where(RegistryEntry.district_id == application.district_id)).first()
+    entry = entry or RegistryEntry(
+        district_id=application.district_id,
+        application_id=application.id,  # type: ignore[arg-type]
+        section=application.section,
+        registered_on=valid_from,
+        valid_from=valid_from,
+    )
+    entry.application_id = application.id  # type: ignore[assignment]
+    entry.section = application.section
+    entry.act_id = act.id if act else None
+    entry.valid_from = valid_from
+    entry.valid_until = valid_until
+    _count_members(session, entry, application)
+    session.add(entry)
+
+
+def _count_members(session: Session, entry: RegistryEntry, application: Application) -> None:
+    entry.enterprises, entry.employees = member_totals(session, application.id)
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _report(report: AnnualReport, *, event: Event, now: datetime, payload: dict[str, Any]) -> None:
+    if event == Event.FILE_REPORT:
+        report.filed_at = now
+        report.content = dict(payload.get("content") or {})
+    else:
+        report.reviewed_at = now
+        report.remarks = str(payload.get("remarks") or "")
+
+
+def _on_previous(
+    session: Session, application: Application, event: Event, *, profile: RegionProfile, now: datetime
+) -> None:
+    """A renewal moves the entry's current application too, through the same service."""
+    from models.people import system_user
+    from models.service import apply_event
+
+    previous = session.get(Application, application.renewal_of_id) if application.renewal_of_id else None
+    if previous is None:
+        return
+    apply_event(
+        session, application=previous, event=event, actor=system_user(session), profile=profile, now=now, commit=False
+    )

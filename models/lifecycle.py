@@ -1,0 +1,467 @@
+"""THE table of transitions: event, source states, target, who may, guard, clock, notices.
+
+Everything that moves an application (or an annual report) is one row here. The service
+(`models.service.apply_event`) is the only code that applies a row; the API and the web
+pages ask this table which actions are allowed now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, State, Subject
+from models.profiles import RegionProfile
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """Facts a guard may look at. Built by the service; guards never query or read the clock."""
+
+    profile: RegionProfile
+    today: date
+    kind: ApplicationKind
+    section: int
+    enterprises: int = 0
+    employees: int = 0
+    documents: frozenset[DocumentKind] = frozenset()
+    integration_requests: int = 0
+    rejection_notices: int = 0
+    evaluations: int = 0
+    average_score: float | None = None
+    integration_deadline: date | None = None
+    observations_deadline: date | None = None
+    valid_until: date | None = None
+    missing_items: tuple[str, ...] = ()
+
+
+Guard = Callable[[GuardContext], str | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: Event
+    sources: frozenset[State]
+    target: State
+    roles: frozenset[Role]
+    label: str  # what the action is called on a button, in Italian
+    guard: Guard | None = None
+    kinds: frozenset[ApplicationKind] | None = None  # None: every kind
+    clock: ClockEffect | None = None
+    notify: tuple[str, ...] = ()
+    subject: Subject = Subject.APPLICATION
+    payload_fields: tuple[str, ...] = field(default=())
+
+
+# ---- guards: pure, return the reason in Italian or None --------------------------------
+
+
+def eligible(ctx: GuardContext) -> str | None:
+    section = ctx.profile.section(ctx.section)
+    problems: list[str] = []
+    if ctx.enterprises < section.min_enterprises:
+        problems.append(f"servono almeno {section.min_enterprises} imprese aderenti (presenti {ctx.enterprises})")
+    if ctx.employees < section.min_employees:
+        problems.append(f"servono almeno {section.min_employees} addetti (presenti {ctx.employees})")
+    missing = [kind for kind in section.required_documents if kind not in ctx.documents]
+    if missing:
+        problems.append("mancano i documenti: " + ", ".join(DOCUMENT_LABELS[k] for k in missing))
+    return "; ".join(problems) or None
+
+
+def first_integration_request(ctx: GuardContext) -> str | None:
+    if ctx.integration_requests:
+        return "la sospensione per integrazione documentale è consentita una sola volta (L. 241/1990, art. 2 c. 7)"
+    if not ctx.missing_items:
+        return "indicare almeno un elemento mancante"
+    return None
+
+
+def integration_deadline_passed(ctx: GuardContext) -> str | None:
+    if ctx.integration_deadline is None or ctx.today <= ctx.integration_deadline:
+        return f"il termine per l'integrazione ({ctx.integration_deadline}) non è ancora scaduto"
+    return None
+
+
+def within_integration_deadline(ctx: GuardContext) -> str | None:
+    if ctx.integration_deadline is not None and ctx.today > ctx.integration_deadline:
+        return f"il termine per l'integrazione è scaduto il {ctx.integration_deadline:%d/%m/%Y}"
+    return None
+
+
+def within_observations_deadline(ctx: GuardContext) -> str | None:
+    if ctx.observations_deadline is not None and ctx.today > ctx.observations_deadline:
+        return f"il termine per le osservazioni è scaduto il {ctx.observations_deadline:%d/%m/%Y}"
+    return None
+
+
+def _quorum(ctx: GuardContext) -> str | None:
+    quorum = ctx.profile.committee.quorum
+    if ctx.evaluations < quorum:
+        return f"servono almeno {quorum} valutazioni del comitato (presenti {ctx.evaluations})"
+    return None
+
+
+def committee_positive(ctx: GuardContext) -> str | None:
+    missing = _quorum(ctx)
+    if missing:
+        return missing
+    assert ctx.average_score is not None
+    if ctx.average_score < ctx.profile.committee.pass_score:
+        return (
+            f"punteggio medio {ctx.average_score:.1f} inferiore alla soglia "
+            f"{ctx.profile.committee.pass_score:.0f}: occorre il preavviso di rigetto"
+        )
+    return None
+
+
+def committee_negative(ctx: GuardContext) -> str | None:
+    missing = _quorum(ctx)
+    if missing:
+        return missing
+    assert ctx.average_score is not None
+    if ctx.average_score >= ctx.profile.committee.pass_score:
+        return f"punteggio medio {ctx.average_score:.1f} pari o superiore alla soglia: la domanda va accolta"
+    return None
+
+
+def after_rejection_notice(ctx: GuardContext) -> str | None:
+    if not ctx.rejection_notices:
+        return "prima del rigetto va comunicato il preavviso di rigetto (L. 241/1990, art. 10-bis)"
+    return committee_negative(ctx)
+
+
+def observations_period_over(ctx: GuardContext) -> str | None:
+    if ctx.observations_deadline is not None and ctx.today <= ctx.observations_deadline:
+        return f"il termine per le osservazioni scade il {ctx.observations_deadline:%d/%m/%Y}"
+    return None
+
+
+def before_expiry(ctx: GuardContext) -> str | None:
+    if ctx.valid_until is not None and ctx.today > ctx.valid_until:
+        return f"il riconoscimento è scaduto il {ctx.valid_until:%d/%m/%Y}: il rinnovo non è più possibile"
+    return None
+
+
+def validity_ended(ctx: GuardContext) -> str | None:
+    if ctx.valid_until is None or ctx.today <= ctx.valid_until:
+        return "il periodo di validità non è ancora terminato"
+    return None
+
+
+DOCUMENT_LABELS: dict[DocumentKind, str] = {
+    DocumentKind.PACT: "patto di distretto",
+    DocumentKind.DEVELOPMENT_PROGRAMME: "Programma di Sviluppo",
+    DocumentKind.REPRESENTATIVE_APPOINTMENT: "nomina del rappresentante",
+    DocumentKind.STRATEGIC_PLAN: "Piano strategico-operativo",
+    DocumentKind.ROSTER: "elenco delle imprese aderenti",
+    DocumentKind.INTEGRATION: "documentazione integrativa",
+    DocumentKind.OBSERVATIONS: "osservazioni",
+    DocumentKind.RECEIPT: "ricevuta di presentazione",
+    DocumentKind.INTEGRATION_REQUEST: "richiesta di integrazione",
+    DocumentKind.REJECTION_NOTICE: "preavviso di rigetto",
+    DocumentKind.RECOGNITION_ACT: "atto di riconoscimento",
+    DocumentKind.ANNUAL_REPORT: "relazione annuale",
+    DocumentKind.OTHER: "altro documento",
+}
+
+# ---- the table --------------------------------------------------------------------------
+
+S = State
+R = Role
+K = ApplicationKind
+OPEN_STATES = frozenset(
+    {
+        S.DRAFT,
+        S.SUBMITTED,
+        S.COMPLETENESS_CHECK,
+        S.INTEGRATION_REQUESTED,
+        S.COMMITTEE_EVALUATION,
+        S.REJECTION_NOTICE,
+    }
+)
+ENTRY_STATES = frozenset({S.ACTIVE, S.RENEWAL_REQUESTED, S.EXPIRED, S.REVOKED, S.REGISTERED, S.RENEWED})
+OFFICE = frozenset({R.OFFICIAL, R.HEAD})
+NOT_CENSUS = frozenset({K.RECOGNITION, K.RENEWAL})
+
+
+def _t(
+    event: Event, sources: Iterable[State], target: State, roles: Iterable[Role], label: str, **kw: object
+) -> Transition:
+    return Transition(event, frozenset(sources), target, frozenset(roles), label, **kw)  # type: ignore[arg-type]
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    _t(
+        Event.SUBMIT,
+        {S.DRAFT},
+        S.SUBMITTED,
+        {R.REPRESENTATIVE},
+        "Presenta la domanda",
+        guard=eligible,
+        clock=ClockEffect.START,
+        notify=("procedure_started",),
+    ),
+    _t(Event.START_REVIEW, {S.SUBMITTED}, S.COMPLETENESS_CHECK, OFFICE, "Avvia l'istruttoria"),
+    _t(
+        Event.REQUEST_INTEGRATION,
+        {S.COMPLETENESS_CHECK},
+        S.INTEGRATION_REQUESTED,
+        OFFICE,
+        "Richiedi integrazioni",
+        guard=first_integration_request,
+        clock=ClockEffect.SUSPEND_INTEGRATION,
+        notify=("integration_request",),
+        payload_fields=("missing_items", "deadline_days"),
+    ),
+    _t(
+        Event.ANSWER_INTEGRATION,
+        {S.INTEGRATION_REQUESTED},
+        S.COMPLETENESS_CHECK,
+        {R.REPRESENTATIVE},
+        "Invia le integrazioni",
+        guard=within_integration_deadline,
+        clock=ClockEffect.RESUME,
+        notify=("integration_received",),
+    ),
+    _t(
+        Event.INTEGRATION_LAPSED,
+        {S.INTEGRATION_REQUESTED},
+        S.INADMISSIBLE,
+        {R.OFFICIAL, R.HEAD, R.SYSTEM},
+        "Chiudi per mancata integrazione",
+        guard=integration_deadline_passed,
+        clock=ClockEffect.STOP,
+        notify=("decision",),
+    ),
+    _t(
+        Event.DECLARE_COMPLETE,
+        {S.COMPLETENESS_CHECK},
+        S.COMMITTEE_EVALUATION,
+        OFFICE,
+        "Dichiara completa e trasmetti al comitato",
+        kinds=NOT_CENSUS,
+    ),
+    _t(
+        Event.DECLARE_INADMISSIBLE,
+        {S.COMPLETENESS_CHECK},
+        S.INADMISSIBLE,
+        OFFICE,
+        "Dichiara inammissibile",
+        clock=ClockEffect.STOP,
+        notify=("decision",),
+        payload_fields=("reason",),
+    ),
+    _t(
+        Event.REGISTER,
+        {S.COMPLETENESS_CHECK},
+        S.REGISTERED,
+        OFFICE,
+        "Iscrivi nel censimento",
+        kinds=frozenset({K.CENSUS}),
+        clock=ClockEffect.STOP,
+        notify=("decision",),
+    ),
+    _t(
+        Event.REFUSE_REGISTRATION,
+        {S.COMPLETENESS_CHECK},
+        S.NOT_REGISTERED,
+        OFFICE,
+        "Non iscrivere",
+        kinds=frozenset({K.CENSUS}),
+        clock=ClockEffect.STOP,
+        notify=("decision",),
+        payload_fields=("reason",),
+    ),
+    _t(
+        Event.APPROVE,
+        {S.COMMITTEE_EVALUATION},
+        S.RECOGNISED,
+        {R.OFFICIAL, R.HEAD, R.COMMITTEE},
+        "Registra l'esito positivo del comitato",
+        guard=committee_positive,
+        clock=ClockEffect.STOP,
+    ),
+    _t(
+        Event.NOTIFY_REJECTION_INTENT,
+        {S.COMMITTEE_EVALUATION},
+        S.REJECTION_NOTICE,
+        OFFICE,
+        "Invia il preavviso di rigetto",
+        guard=committee_negative,
+        clock=ClockEffect.SUSPEND_REJECTION_NOTICE,
+        notify=("rejection_notice",),
+        payload_fields=("reason",),
+    ),
+    _t(
+        Event.SUBMIT_OBSERVATIONS,
+        {S.REJECTION_NOTICE},
+        S.COMMITTEE_EVALUATION,
+        {R.REPRESENTATIVE},
+        "Invia le osservazioni",
+        guard=within_observations_deadline,
+        clock=ClockEffect.RESUME,
+        notify=("observations_received",),
+        payload_fields=("observations",),
+    ),
+    _t(
+        Event.REJECT,
+        {S.COMMITTEE_EVALUATION},
+        S.REJECTED,
+        {R.HEAD},
+        "Rigetta la domanda",
+        guard=after_rejection_notice,
+        clock=ClockEffect.STOP,
+        notify=("decision",),
+        payload_fields=("reason",),
+    ),
+    _t(
+        Event.REJECT,
+        {S.REJECTION_NOTICE},
+        S.REJECTED,
+        {R.HEAD},
+        "Rigetta la domanda",
+        guard=observations_period_over,
+        clock=ClockEffect.STOP,
+        notify=("decision",),
+        payload_fields=("reason",),
+    ),
+    _t(
+        Event.ISSUE_ACT,
+        {S.RECOGNISED},
+        S.ACTIVE,
+        {R.HEAD},
+        "Emetti l'atto di riconoscimento",
+        notify=("decision",),
+        payload_fields=("publication_ref",),
+    ),
+    _t(
+        Event.WITHDRAW,
+        set(OPEN_STATES),
+        S.WITHDRAWN,
+        {R.REPRESENTATIVE},
+        "Ritira la domanda",
+        clock=ClockEffect.STOP,
+        notify=("withdrawn",),
+        payload_fields=("reason",),
+    ),
+    # the life of a registry entry (driven by renewal applications and the sweeps)
+    _t(
+        Event.REQUEST_RENEWAL,
+        {S.ACTIVE},
+        S.RENEWAL_REQUESTED,
+        {R.SYSTEM},
+        "Rinnovo richiesto",
+        guard=before_expiry,
+    ),
+    _t(Event.CONFIRM_RENEWAL, {S.RENEWAL_REQUESTED}, S.RENEWED, {R.SYSTEM}, "Rinnovo confermato"),
+    _t(Event.RENEWAL_REFUSED, {S.RENEWAL_REQUESTED}, S.ACTIVE, {R.SYSTEM}, "Rinnovo non concesso"),
+    _t(
+        Event.EXPIRE,
+        {S.ACTIVE},
+        S.EXPIRED,
+        {R.SYSTEM},
+        "Scadenza del riconoscimento",
+        guard=validity_ended,
+        notify=("expired",),
+    ),
+    _t(
+        Event.REVOKE,
+        {S.ACTIVE, S.RENEWAL_REQUESTED},
+        S.REVOKED,
+        {R.HEAD},
+        "Revoca il riconoscimento",
+        notify=("revoked",),
+        payload_fields=("reason",),
+    ),
+    # annual report
+    _t(
+        Event.FILE_REPORT,
+        {S.REPORT_OPEN},
+        S.REPORT_FILED,
+        {R.REPRESENTATIVE},
+        "Trasmetti la relazione annuale",
+        subject=Subject.REPORT,
+        notify=("report_filed",),
+    ),
+    _t(
+        Event.ACCEPT_REPORT,
+        {S.REPORT_FILED},
+        S.REPORT_ACCEPTED,
+        OFFICE,
+        "Accetta la relazione",
+        subject=Subject.REPORT,
+    ),
+    _t(
+        Event.RETURN_REPORT,
+        {S.REPORT_FILED},
+        S.REPORT_OPEN,
+        OFFICE,
+        "Restituisci con osservazioni",
+        subject=Subject.REPORT,
+        notify=("report_returned",),
+        payload_fields=("remarks",),
+    ),
+)
+
+# which timestamp column each target state stamps (time-in-stage reports are plain SQL)
+STAGE_TIMESTAMPS: dict[State, str] = {
+    S.SUBMITTED: "submitted_at",
+    S.COMPLETENESS_CHECK: "review_started_at",
+    S.INTEGRATION_REQUESTED: "integration_requested_at",
+    S.COMMITTEE_EVALUATION: "completed_at",
+    S.REJECTION_NOTICE: "rejection_notice_at",
+    S.RECOGNISED: "decided_at",
+    S.REJECTED: "decided_at",
+    S.INADMISSIBLE: "decided_at",
+    S.REGISTERED: "decided_at",
+    S.NOT_REGISTERED: "decided_at",
+    S.ACTIVE: "activated_at",
+    S.WITHDRAWN: "closed_at",
+    S.EXPIRED: "closed_at",
+    S.REVOKED: "closed_at",
+    S.RENEWED: "closed_at",
+}
+
+STATE_LABELS: dict[State, str] = {
+    S.DRAFT: "Bozza",
+    S.SUBMITTED: "Presentata",
+    S.COMPLETENESS_CHECK: "Verifica di completezza",
+    S.INTEGRATION_REQUESTED: "Integrazione richiesta",
+    S.COMMITTEE_EVALUATION: "Valutazione del comitato",
+    S.REJECTION_NOTICE: "Preavviso di rigetto",
+    S.RECOGNISED: "Riconoscimento deliberato",
+    S.REJECTED: "Rigettata",
+    S.INADMISSIBLE: "Inammissibile",
+    S.WITHDRAWN: "Ritirata",
+    S.ACTIVE: "Attivo nel registro",
+    S.RENEWAL_REQUESTED: "Rinnovo in corso",
+    S.RENEWED: "Rinnovato",
+    S.EXPIRED: "Scaduto",
+    S.REVOKED: "Revocato",
+    S.REGISTERED: "Censito",
+    S.NOT_REGISTERED: "Non censito",
+    S.REPORT_OPEN: "Relazione da presentare",
+    S.REPORT_FILED: "Relazione presentata",
+    S.REPORT_ACCEPTED: "Relazione accettata",
+}
+
+
+def transitions_from(state: State, kind: ApplicationKind | None = None) -> list[Transition]:
+    return [t for t in TRANSITIONS if state in t.sources and (kind is None or t.kinds is None or kind in t.kinds)]
+
+
+def find_transition(state: State, event: Event, kind: ApplicationKind | None = None) -> Transition | None:
+    for transition in transitions_from(state, kind):
+        if transition.event == event:
+            return transition
+    return None
+
+
+def allowed_events(state: State, kind: ApplicationKind | None = None, role: Role | None = None) -> list[Event]:
+    events: list[Event] = []
+    for t in transitions_from(state, kind):
+        if (role is None or role in t.roles) and t.event not in events:
+            events.append(t.event)
+    return events

@@ -1,0 +1,1 @@
+"""Messages: one Jinja2 environment, the outbox, the aiosmtplib sender."""

@@ -1,0 +1,130 @@
+"""The aiosmtplib sender: one SMTP connection per batch, one multipart (text + HTML) message per row.
+
+``smtp_connection(config)`` opens the connection (TLS / STARTTLS / login from the settings) and
+yields a ``Mailer``; ``Mailer.send`` raises ``MessageRefused`` when the server refuses that one
+message (the connection stays usable) and lets connection errors through (the batch stops).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import aiosmtplib
+
+from registro.settings import Settings
+
+LOCAL_SMTP_HOST = "127.0.0.1"  # empty smtp_host: the local capture server of the embedded default
+CONNECTION_ERRORS = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    mail_from: str
+    username: str = ""
+    password: str = ""
+    use_tls: bool = False
+    start_tls: bool = False
+    timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpConfig:
+        return cls(
+            host=settings.smtp_host or LOCAL_SMTP_HOST,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            use_tls=settings.smtp_use_tls,
+            start_tls=settings.smtp_start_tls,
+        )
+
+
+class MessageRefused(Exception):
+    """The server refused this message (sender, recipient or content); ``permanent`` for 5xx codes."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}".strip())
+        self.code = code
+        self.message = message
+
+    @property
+    def permanent(self) -> bool:
+        return 500 <= self.code < 600
+
+
+def message_id(idempotency_key: str, mail_from: str) -> str:
+    """Stable Message-ID from the outbox key: a resent copy is recognisable as the same message."""
+    domain = mail_from.rpartition("@")[2] or "registro.localhost"
+    return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def build_message(
+    *,
+    recipient: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    idempotency_key: str,
+    mail_from: str,
+    date: datetime,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id(idempotency_key, mail_from)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body_text)
+    message.add_alternative(body_html, subtype="html")
+    return message
+
+
+class Mailer:
+    def __init__(self, smtp: aiosmtplib.SMTP, mail_from: str) -> None:
+        self._smtp = smtp
+        self._mail_from = mail_from
+
+    async def send(self, message: EmailMessage, recipient: str) -> None:
+        """Returns once the server accepted the message (250 after DATA)."""
+        try:
+            await self._smtp.send_message(message, sender=self._mail_from, recipients=[recipient])
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            first = error.recipients[0] if error.recipients else None
+            raise MessageRefused(first.code if first else 550, first.message if first else str(error)) from error
+        except CONNECTION_ERRORS:
+            raise
+        except aiosmtplib.SMTPResponseException as error:  # sender refused, data refused...
+            raise MessageRefused(error.code, error.message) from error
+        except ValueError as error:  # an address that cannot be sent at all
+            raise MessageRefused(553, f"indirizzo non valido: {error}") from error
+
+
+@asynccontextmanager
+async def smtp_connection(config: SmtpConfig) -> AsyncIterator[Mailer]:
+    """One connection for a whole batch; raises ``aiosmtplib.SMTPException``/``OSError`` if unreachable."""
+    smtp = aiosmtplib.SMTP(
+        hostname=config.host,
+        port=config.port,
+        use_tls=config.use_tls,
+        start_tls=config.start_tls if not config.use_tls else False,
+        timeout=config.timeout,
+    )
+    await smtp.connect()
+    try:
+        if config.username:
+            await smtp.login(config.username, config.password)
+        yield Mailer(smtp, config.mail_from)
+    finally:
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()

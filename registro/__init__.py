@@ -1,0 +1,1 @@
+"""Application shell: settings, database engine, command line, embedded runner."""

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin ``@task`` wrappers over plain functions (stage work, documents, mail delivery)."""

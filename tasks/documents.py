@@ -1,0 +1,196 @@
+"""Documents the procedure issues: rendered from a template, stored by content hash, protocolled.
+
+``render_document`` is the single place that turns a template into bytes: HTML today, PDF later
+(only that function and ``RenderedDocument`` change). ``issue_document`` runs inside the stage's
+transaction, after ``apply_event``: the act number, the deadlines and the protocol it cites exist
+by then, and the document commits (or rolls back) together with the state change.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.application import Application, Document, ProtocolEntry
+from models.district import District, member_totals
+from models.enums import DocumentKind, Event, ProtocolDirection
+from models.lifecycle import DOCUMENT_LABELS
+from models.people import User
+from models.procedure import AuditEvent, Evaluation
+from models.profiles import RegionProfile
+from models.protocol import register_protocol, sha256_hex
+from models.registry import RecognitionAct
+from models.service import evaluation_round
+from notifications.rendering import render
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    content: bytes
+    content_type: str
+    extension: str
+
+
+def render_document(template: str, **context: Any) -> RenderedDocument:
+    """THE rendering of an issued document (``notifications/templates/documents/<template>.html.j2``)."""
+    html = render(f"documents/{template}.html.j2", **context)
+    return RenderedDocument(html.encode("utf-8"), "text/html; charset=utf-8", "html")
+
+
+def store_file(files_dir: Path, content: bytes) -> tuple[str, Path]:
+    """Writes ``content`` to ``files_dir/<sha[:2]>/<sha>`` (atomic, fsynced, idempotent); returns (sha, path)."""
+    sha = sha256_hex(content)
+    path = files_dir / sha[:2] / sha
+    if path.is_file() and path.stat().st_size == len(content):
+        return sha, path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{sha}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return sha, path
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    kind: DocumentKind
+    template: str
+    title: str  # Italian, also the protocol subject
+    outbound: bool  # True: an outbound protocol entry; False: it cites the inbound one (the receipt)
+
+
+DOCUMENT_OF_EVENT: dict[Event, DocumentSpec] = {
+    Event.SUBMIT: DocumentSpec(DocumentKind.RECEIPT, "receipt", "Ricevuta di presentazione della domanda", False),
+    Event.REQUEST_INTEGRATION: DocumentSpec(
+        DocumentKind.INTEGRATION_REQUEST, "integration_request", "Richiesta di integrazione documentale", True
+    ),
+    Event.NOTIFY_REJECTION_INTENT: DocumentSpec(
+        DocumentKind.REJECTION_NOTICE,
+        "rejection_notice",
+        "Comunicazione dei motivi ostativi (preavviso di rigetto)",
+        True,
+    ),
+    Event.ISSUE_ACT: DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
+}
+
+
+def document_context(
+    session: Session,
+    *,
+    application: Application,
+    audit: AuditEvent,
+    profile: RegionProfile,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a document template may cite, read in the stage's transaction."""
+    district = session.get(District, application.district_id)
+    assert district is not None
+    enterprises, employees = member_totals(session, application.id)
+    submission = session.get(ProtocolEntry, application.protocol_id) if application.protocol_id else None
+    act = session.exec(
+        select(RecognitionAct)
+        .where(RecognitionAct.application_id == application.id)
+        .order_by(col(RecognitionAct.id).desc())
+    ).first()
+    scores = session.exec(
+        select(Evaluation.total).where(
+            Evaluation.application_id == application.id, Evaluation.round == evaluation_round(application)
+        )
+    ).all()
+    documents = session.exec(
+        select(Document).where(Document.application_id == application.id).order_by(col(Document.id))
+    ).all()
+    official = session.get(User, application.responsible_official_id) if application.responsible_official_id else None
+    signer = session.get(User, audit.actor_id) if audit.actor_id else None
+    missing = payload.get("missing_items") or []
+    return {
+        "application": application,
+        "district": district,
+        "profile": profile,
+        "section": profile.section(application.section),
+        "office": profile.office_of(application.section),
+        "audit": audit,
+        "payload": payload,
+        "missing_items": [str(m) for m in missing] if isinstance(missing, list | tuple) else [str(missing)],
+        "reason": str(payload.get("reason") or audit.reason or ""),
+        "enterprises": enterprises,
+        "employees": employees,
+        "submission": submission,
+        "act": act,
+        "operative_verb": operative_verb(profile.act_type),
+        "average_score": sum(scores) / len(scores) if scores else None,
+        "documents": documents,
+        "document_labels": DOCUMENT_LABELS,
+        "official": official,
+        "signer": signer,
+    }
+
+
+def operative_verb(act_type: str) -> str:
+    """The verb that opens the operative part of an act, from its type (profile setting)."""
+    lowered = act_type.lower()
+    if lowered.startswith("decreto"):
+        return "DECRETA"
+    if lowered.startswith("determina"):
+        return "DETERMINA"
+    if lowered.startswith(("delibera", "dgr")):
+        return "DELIBERA"
+    return "DISPONE"
+
+
+def issue_document(
+    session: Session,
+    *,
+    spec: DocumentSpec,
+    application: Application,
+    audit: AuditEvent,
+    profile: RegionProfile,
+    payload: dict[str, Any],
+    files_dir: Path,
+    now: datetime,
+) -> Document:
+    """Renders, stores and protocols the document of ``spec``; links a decree to its act. No commit."""
+    context = document_context(session, application=application, audit=audit, profile=profile, payload=payload)
+    rendered = render_document(spec.template, title=spec.title, **context)
+    sha, _path = store_file(files_dir, rendered.content)
+    district: District = context["district"]
+    act: RecognitionAct | None = context["act"] if spec.kind == DocumentKind.RECOGNITION_ACT else None
+    if spec.outbound:
+        subject = f"{act.act_type} {act.label} – " if act is not None else f"{spec.title} – "
+        protocol_id = register_protocol(
+            session,
+            direction=ProtocolDirection.OUTBOUND,
+            correspondent=district.representative_org or district.name,
+            subject=subject + district.name,
+            sha256=sha,
+            application_id=application.id,
+            now=now,
+        ).id
+    else:
+        protocol_id = application.protocol_id
+    stem = f"{spec.kind.value.replace('_', '-')}-{act.year}-{act.number}" if act else f"{spec.kind.value}-{audit.id}"
+    document = Document(
+        application_id=application.id,  # type: ignore[arg-type]
+        kind=spec.kind,
+        filename=f"{stem}.{rendered.extension}",
+        content_type=rendered.content_type,
+        size=len(rendered.content),
+        sha256=sha,
+        protocol_id=protocol_id,
+        uploaded_by_id=audit.actor_id if spec.outbound else None,  # the receipt is issued by the system
+        uploaded_at=now,
+    )
+    session.add(document)
+    session.flush()
+    if act is not None:
+        act.document_id = document.id
+        session.add(act)
+    return document

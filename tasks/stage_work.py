@@ -1,0 +1,227 @@
+"""Carrying out one accepted stage action: the whole work of a stage flow, in ONE transaction.
+
+``carry_out`` locks the action row, applies its event through ``models.service.apply_event``
+(time = the action's ``requested_at``), issues the stage's document when there is one, marks
+the action done and frees the file — and commits once. A crash anywhere rolls all of it back:
+the action stays queued and the recovery sweep runs it again, so work is done exactly once.
+
+A refusal of the rules (``DomainError``: the guard, competence, a concurrent change) is an
+outcome, not an error: the action is marked failed with the Italian message and never retried.
+Transient I/O errors (database unreachable or locked, file system) propagate so that the task's
+retries run again; any other exception is a bug: the action fails with a generic message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import anyio
+from sqlalchemy import exc as sa_exc
+from sqlmodel import Session, select
+
+from models.actions import finish_action
+from models.application import Application, StageAction
+from models.enums import ActionStatus, Event, State
+from models.errors import DomainError
+from models.people import User
+from models.profiles import load_profile
+from models.service import apply_event
+from registro.db import session_scope
+from registro.settings import get_settings
+from tasks.documents import DOCUMENT_OF_EVENT, issue_document
+
+logger = logging.getLogger("registro.stages")
+
+INTERNAL_ERROR = "errore interno durante l'esecuzione dell'azione: segnalarlo all'assistenza (rif. {ref})"
+
+
+class Stage(StrEnum):
+    SUBMISSION = "submission"
+    COMPLETENESS = "completeness"
+    COMMITTEE = "committee"
+    RECOGNITION = "recognition"
+
+
+STAGE_EVENTS: dict[Stage, frozenset[Event]] = {
+    Stage.SUBMISSION: frozenset({Event.SUBMIT}),
+    Stage.COMPLETENESS: frozenset(
+        {
+            Event.START_REVIEW,
+            Event.REQUEST_INTEGRATION,
+            Event.ANSWER_INTEGRATION,
+            Event.DECLARE_COMPLETE,
+            Event.DECLARE_INADMISSIBLE,
+            Event.INTEGRATION_LAPSED,
+            Event.REGISTER,
+            Event.REFUSE_REGISTRATION,
+            Event.WITHDRAW,
+        }
+    ),
+    Stage.COMMITTEE: frozenset({Event.APPROVE, Event.NOTIFY_REJECTION_INTENT, Event.SUBMIT_OBSERVATIONS, Event.REJECT}),
+    Stage.RECOGNITION: frozenset({Event.ISSUE_ACT}),
+}
+STAGE_OF_EVENT: dict[Event, Stage] = {event: stage for stage, events in STAGE_EVENTS.items() for event in events}
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    action_id: int
+    status: ActionStatus
+    state: State | None = None  # the application's state after the action
+    error: str | None = None
+    audit_id: int | None = None
+    document_id: int | None = None
+    skipped: bool = False  # already finished by another run: nothing done
+
+
+def is_transient(error: BaseException | Any) -> bool:
+    """Errors worth retrying: the database or the file system, never a rule of the domain."""
+    if isinstance(error, DomainError):
+        return False
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.IntegrityError):
+        return True  # unreachable/locked database; a numbering race on a unique key
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OSError)
+
+
+def carry_out(action_id: int, *, flow_run_id: str | None, stage: Stage | None = None) -> ActionOutcome:
+    """Applies a queued action in one transaction; see the module docstring."""
+    with session_scope() as session:
+        try:
+            return _apply(session, action_id, flow_run_id=flow_run_id, stage=stage)
+        except DomainError as error:
+            session.rollback()
+            logger.warning("azione %s rifiutata: %s", action_id, error.message)
+            return _fail(session, action_id, flow_run_id=flow_run_id, message=error.message)
+        except Exception as error:
+            session.rollback()
+            if is_transient(error):
+                raise  # the action stays queued: retried by the task, then by the recovery sweep
+            logger.exception("azione %s: errore interno", action_id)
+            _fail(session, action_id, flow_run_id=flow_run_id, message=INTERNAL_ERROR.format(ref=flow_run_id or "-"))
+            raise
+
+
+def _lock_queued(session: Session, action_id: int) -> StageAction | None:
+    """The action row, locked until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE locks the database)."""
+    action = session.exec(select(StageAction).where(StageAction.id == action_id).with_for_update()).first()
+    if action is None:
+        raise LookupError(f"azione {action_id} inesistente")
+    return action if action.status == ActionStatus.QUEUED else None
+
+
+def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: Stage | None) -> ActionOutcome:
+    action = _lock_queued(session, action_id)
+    if action is None:
+        return _already_finished(session, action_id)
+    if stage is not None and action.event not in STAGE_EVENTS[stage]:
+        raise DomainError(f"l'azione «{action.event}» non appartiene alla fase «{stage}»")
+    application = session.get(Application, action.application_id)
+    actor = session.get(User, action.actor_id)
+    if application is None or actor is None:
+        raise DomainError("pratica o utente dell'azione non più presenti")
+    settings = get_settings()
+    profile = load_profile(settings.profile)
+    now = action.requested_at
+    audit = apply_event(
+        session,
+        application=application,
+        event=action.event,
+        actor=actor,
+        profile=profile,
+        now=now,
+        payload=dict(action.payload or {}),
+        flow_run_id=flow_run_id,
+        commit=False,
+    )
+    document = None
+    if (spec := DOCUMENT_OF_EVENT.get(action.event)) is not None:
+        document = issue_document(
+            session,
+            spec=spec,
+            application=application,
+            audit=audit,
+            profile=profile,
+            payload=dict(action.payload or {}),
+            files_dir=settings.files_dir,
+            now=now,
+        )
+    action.flow_run_id = flow_run_id
+    finish_action(session, action=action, now=_finished_at(now))  # commits everything above
+    return ActionOutcome(
+        action_id=action_id,
+        status=ActionStatus.DONE,
+        state=application.state,
+        audit_id=audit.id,
+        document_id=document.id if document is not None else None,
+    )
+
+
+def _fail(session: Session, action_id: int, *, flow_run_id: str | None, message: str) -> ActionOutcome:
+    """Marks the action failed and frees the file, in a fresh transaction (unless another run finished it)."""
+    action = _lock_queued(session, action_id)
+    if action is None:
+        return _already_finished(session, action_id)
+    action.flow_run_id = flow_run_id
+    finish_action(session, action=action, now=_finished_at(action.requested_at), error=message[:2000])
+    application = session.get(Application, action.application_id)
+    return ActionOutcome(
+        action_id=action_id,
+        status=ActionStatus.FAILED,
+        state=application.state if application is not None else None,
+        error=message,
+    )
+
+
+def _already_finished(session: Session, action_id: int) -> ActionOutcome:
+    session.rollback()
+    action = session.get(StageAction, action_id)
+    assert action is not None
+    return ActionOutcome(action_id=action_id, status=action.status, error=action.error, skipped=True)
+
+
+def _finished_at(requested_at: datetime) -> datetime:
+    """When the run ended: a technical record, never a rule input (simulated times may be ahead)."""
+    return max(requested_at, datetime.now(UTC))
+
+
+def run_name(stage: Stage | str | None, action_id: int, application_id: int | None = None) -> str:
+    """``submission-app-12`` (``submission-action-34`` without the application): what an official reads."""
+    prefix = str(stage) if stage else "azione"
+    return f"{prefix}-app-{application_id}" if application_id is not None else f"{prefix}-action-{action_id}"
+
+
+RETRY_DELAYS = (1.0, 5.0)  # seconds before the 2nd and 3rd attempt, transient errors only
+
+
+async def carry_out_async(
+    action_id: int,
+    *,
+    flow_run_id: str | None,
+    stage: Stage | None = None,
+    retry_delays: tuple[float, ...] = RETRY_DELAYS,
+) -> ActionOutcome:
+    """``carry_out`` in a worker thread (the caller's event loop, the API's in-process, never blocks on
+    the database), retried on transient I/O errors only; a ``DomainError`` is an outcome, never retried.
+
+    Deliberately not a Prefect task: measured against ``prefect server start`` (SQLite), one task adds
+    about 25 ms to a stage run that costs about 160 ms empty, i.e. +15 % of the budget of 1.3x an empty
+    flow run, on top of the work itself; the retry policy is the same as the task's would be.
+    """
+    for delay in (*retry_delays, None):
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(carry_out, action_id, flow_run_id=flow_run_id, stage=stage)
+            )
+        except Exception as error:
+            if delay is None or not is_transient(error):
+                raise
+            logger.warning("azione %s: errore transitorio (%s), nuovo tentativo fra %s s", action_id, error, delay)
+            await anyio.sleep(delay)
+    raise AssertionError("unreachable")

@@ -1,0 +1,85 @@
+"""Login, token, expiry, logout, throttling of failed logins."""
+
+from __future__ import annotations
+
+from api_support import API, Clock, People, fetch, login
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from models.people import ApiToken
+
+
+def test_login_me_logout(client: TestClient, people: People, session: Session) -> None:
+    headers = login(client, people.official)
+    me = client.get(f"{API}/auth/me", headers=headers)
+    assert me.status_code == 200
+    assert me.json()["username"] == people.official.username
+    assert me.json()["office"] == "ricerca"
+    assert "password_hash" not in me.json()
+    token = headers["Authorization"].split()[1]
+    stored = fetch(session, select(ApiToken))
+    assert len(stored) == 1 and token not in stored[0].token_hash and len(stored[0].token_hash) == 64
+    assert client.post(f"{API}/auth/logout", headers=headers).status_code == 204
+    after = client.get(f"{API}/auth/me", headers=headers)
+    assert after.status_code == 401
+    assert after.json()["code"] == "non_autenticato"
+    assert after.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_wrong_password_and_unknown_user(client: TestClient, people: People) -> None:
+    for username, password in ((people.official.username, "sbagliata-123"), ("nessuno", "sbagliata-123")):
+        response = client.post(f"{API}/auth/token", data={"username": username, "password": password})
+        assert response.status_code == 401
+        assert response.json()["detail"] == "nome utente o password non corretti"
+
+
+def test_missing_token_and_garbage_token(client: TestClient, people: People) -> None:
+    response = client.get(f"{API}/auth/me")
+    assert response.status_code == 401
+    assert "accesso" in response.json()["detail"]
+    garbage = client.get(f"{API}/auth/me", headers={"Authorization": "Bearer non-un-token"})
+    assert garbage.status_code == 401
+
+
+def test_token_expires(client: TestClient, people: People, clock: Clock) -> None:
+    headers = login(client, people.rep)
+    clock.advance(hours=11, minutes=59)
+    assert client.get(f"{API}/auth/me", headers=headers).status_code == 200
+    clock.advance(minutes=2)
+    expired = client.get(f"{API}/auth/me", headers=headers)
+    assert expired.status_code == 401
+    assert "scaduta" in expired.json()["detail"]
+
+
+def test_inactive_user_cannot_log_in(client: TestClient, people: People, session: Session) -> None:
+    headers = login(client, people.rep)
+    people.rep.active = False
+    session.add(people.rep)
+    session.commit()
+    assert client.get(f"{API}/auth/me", headers=headers).status_code == 401
+    response = client.post(
+        f"{API}/auth/token", data={"username": people.rep.username, "password": "password-di-prova-1"}
+    )
+    assert response.status_code == 401
+
+
+def test_failed_logins_are_throttled(client: TestClient, people: People, clock: Clock) -> None:
+    bad = {"username": people.head.username, "password": "tentativo-errato"}
+    for _ in range(5):
+        assert client.post(f"{API}/auth/token", data=bad).status_code == 401
+    blocked = client.post(
+        f"{API}/auth/token", data={"username": people.head.username, "password": "password-di-prova-1"}
+    )
+    assert blocked.status_code == 429
+    assert blocked.json()["code"] == "troppi_tentativi"
+    assert "riprovare tra" in blocked.json()["detail"]
+    assert int(blocked.headers["Retry-After"]) > 0
+    login(client, people.official)  # another username is not affected
+    clock.advance(minutes=16)
+    login(client, people.head)  # the window has passed
+
+
+def test_missing_form_fields_are_named(client: TestClient) -> None:
+    response = client.post(f"{API}/auth/token", data={"username": "x"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0] == {"field": "password", "location": "body", "reason": "campo obbligatorio"}

@@ -1,0 +1,59 @@
+"""Every error is JSON in Italian: unknown routes, wrong methods, database trouble, the unexpected."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from api.main import create_app
+
+
+def _app_with_failing_routes() -> FastAPI:
+    app = create_app()
+
+    @app.get("/boom/integrity")
+    def integrity() -> None:
+        raise IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed"))
+
+    @app.get("/boom/db-down")
+    def db_down() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    @app.get("/boom/bug")
+    def bug() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    return app
+
+
+def test_framework_errors_are_italian_json(client: TestClient) -> None:
+    missing = client.get("/api/v1/nessuna-risorsa")
+    assert missing.status_code == 404 and missing.json() == {"detail": "risorsa non trovata", "code": "non_trovato"}
+    method = client.delete("/api/v1/registry")
+    assert method.status_code == 405 and method.json()["code"] == "metodo_non_consentito"
+
+
+def test_database_and_unexpected_errors_never_leak_a_trace() -> None:
+    client = TestClient(_app_with_failing_routes(), raise_server_exceptions=False)
+    conflict = client.get("/boom/integrity")
+    assert conflict.status_code == 409 and conflict.json()["code"] == "conflitto"
+    down = client.get("/boom/db-down")
+    assert down.status_code == 503 and "non è al momento raggiungibile" in down.json()["detail"]
+    bug = client.get("/boom/bug")
+    assert bug.status_code == 500
+    assert bug.json() == {
+        "detail": "errore interno imprevisto: l'operazione non è stata eseguita",
+        "code": "errore_interno",
+    }
+    assert "Traceback" not in bug.text and "ZeroDivision" not in bug.text
+
+
+def test_openapi_is_served_in_italian() -> None:
+    client = TestClient(create_app())
+    schema = client.get("/openapi.json").json()
+    assert schema["info"]["title"] == "Registro dei distretti produttivi"
+    operation = schema["paths"]["/api/v1/applications/{application_id}/actions/request_integration"]["post"]
+    assert operation["summary"].startswith("Esito: richiesta di integrazioni")
+    assert "409" in operation["responses"]
+    assert client.get("/docs").status_code == 200

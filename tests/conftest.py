@@ -1,0 +1,136 @@
+"""Shared fixtures. The database comes from REGISTRO_TEST_DATABASE_URL (default: a SQLite file).
+
+`make test` runs the suite twice: on SQLite and on the local PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+# settings for the whole test session, before any application module reads them
+os.environ.setdefault("REGISTRO_PASSWORD_TIME_COST", "1")
+os.environ.setdefault("REGISTRO_PASSWORD_MEMORY_COST", "8192")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.profiles import RegionProfile, load_profile
+from tests.factories import Factory
+
+
+def _database_url(tmp_dir: Path) -> str:
+    return os.environ.get("REGISTRO_TEST_DATABASE_URL") or f"sqlite:///{(tmp_dir / 'test.db').as_posix()}"
+
+
+@contextmanager
+def _private_database(url: str) -> Iterator[str]:
+    """On PostgreSQL, a database of this run's own (created, then dropped): runs never collide."""
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"registro_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        from registro import db
+
+        db.get_engine().dispose()
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    data_dir = tmp_path_factory.mktemp("var")
+    with _private_database(_database_url(data_dir)) as url:
+        yield from _migrated_engine(url, data_dir)
+
+
+def _migrated_engine(url: str, data_dir: Path) -> Iterator[Engine]:
+    os.environ["REGISTRO_DATABASE_URL"] = url
+    os.environ["REGISTRO_DATA_DIR"] = str(data_dir)
+    from registro import db
+    from registro.bootstrap import migrate
+    from registro.settings import get_settings
+
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    engine = db.get_engine()
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+TABLES_IN_DELETE_ORDER = [
+    "notification",
+    "audit_event",
+    "annual_report",
+    "registry_entry",
+    "recognition_act",
+    "evaluation",
+    "committee_assignment",
+    "clock_suspension",
+    "stage_action",
+    "document",
+    "member_enterprise",
+    "protocol_entry",
+    "application",
+    "api_token",
+    "user",
+    "district",
+]
+
+
+@pytest.fixture
+def clean_db(engine: Engine) -> Engine:
+    with engine.begin() as conn:
+        for table in TABLES_IN_DELETE_ORDER:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+    return engine
+
+
+@pytest.fixture
+def session(clean_db: Engine) -> Iterator[Session]:
+    with Session(clean_db, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def profile() -> RegionProfile:
+    return load_profile("puglia")
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture
+def factory(session: Session, profile: RegionProfile, now: datetime) -> Factory:
+    return Factory(session=session, profile=profile, now=now)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (about 12 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

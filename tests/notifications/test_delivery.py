@@ -1,0 +1,174 @@
+"""Outbox delivery against a REAL SMTP server (aiosmtpd on 127.0.0.1), never a mock of aiosmtplib."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, col, select
+
+from models.enums import NotificationStatus
+from models.notification import Notification
+from notifications.sender import SmtpConfig, message_id
+from tasks.delivery import MAX_ATTEMPTS, claim_due, deliver
+
+
+class Recorder:
+    """aiosmtpd handler: keeps what it accepts; refuses some recipients like a real server would."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("inesistente"):
+            return "550 5.1.1 casella inesistente"
+        if address.startswith("piena"):
+            return "452 4.2.2 casella piena, riprovare"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(port: int) -> tuple[Controller, Recorder]:
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, recorder
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def server(port: int) -> Iterator[Recorder]:
+    controller, recorder = start_server(port)
+    yield recorder
+    controller.stop()
+
+
+def config(port: int) -> SmtpConfig:
+    return SmtpConfig(host="127.0.0.1", port=port, mail_from="registro@regione.example", timeout=5)
+
+
+def queue(session: Session, now: datetime, *recipients: str, due_in: timedelta = timedelta(0)) -> list[int]:
+    rows = [
+        Notification(
+            idempotency_key=f"decision:app1:audit{i}:{recipient}",
+            kind="decision",
+            recipient=recipient,
+            subject=f"Esito del procedimento – Distretto {i}",
+            body_text=f"Gentile rappresentante,\n\nla domanda n. {i} è stata accolta.",
+            body_html=f"<html><body><p>La domanda n. {i} è stata accolta.</p></body></html>",
+            created_at=now,
+            next_attempt_at=now + due_in,
+        )
+        for i, recipient in enumerate(recipients, 1)
+    ]
+    session.add_all(rows)
+    session.commit()
+    ids = [row.id for row in rows]
+    session.expunge_all()
+    return ids  # type: ignore[return-value]
+
+
+def rows(session: Session) -> list[Notification]:
+    session.expire_all()
+    found = list(session.exec(select(Notification).order_by(col(Notification.id))).all())
+    session.commit()
+    return found
+
+
+def test_delivers_every_due_row_over_one_connection(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    ids = queue(session, now, "a@pec.example.it", "b@pec.example.it", "c@example.it")
+    report = asyncio.run(deliver(as_of=now, limit=500, config=config(port)))
+    assert report.sent == ids and report.smtp_error is None and report.released == []
+    for row in rows(session):
+        assert (row.status, row.attempts, row.sent_at, row.last_error) == (NotificationStatus.SENT, 1, now, None)
+    assert [m["To"] for m in server.messages] == ["a@pec.example.it", "b@pec.example.it", "c@example.it"]
+    first = server.messages[0]
+    assert first.is_multipart() and [p.get_content_type() for p in first.get_payload()] == [  # type: ignore[union-attr]
+        "text/plain",
+        "text/html",
+    ]
+    assert first["Message-ID"] == message_id("decision:app1:audit1:a@pec.example.it", "registro@regione.example")
+    assert first["Subject"] == "Esito del procedimento – Distretto 1"
+    assert server.envelopes[0] == ("registro@regione.example", ["a@pec.example.it"])
+    # a second run finds nothing to send: no mail twice
+    assert asyncio.run(deliver(as_of=now + timedelta(hours=1), limit=500, config=config(port))).claimed == 0
+    assert len(server.messages) == 3
+
+
+def test_server_down_loses_nothing_and_next_run_delivers(session: Session, now: datetime, port: int) -> None:
+    ids = queue(session, now, "a@pec.example.it", "b@pec.example.it")
+    down = asyncio.run(deliver(as_of=now, limit=500, config=config(port)))
+    assert down.smtp_error and down.sent == [] and down.released == ids
+    for row in rows(session):
+        assert row.status == NotificationStatus.QUEUED and row.attempts == 0
+        assert row.next_attempt_at is not None and row.next_attempt_at <= now  # still due at once
+    controller, recorder = start_server(port)
+    try:
+        up = asyncio.run(deliver(as_of=now + timedelta(minutes=1), limit=500, config=config(port)))
+    finally:
+        controller.stop()
+    assert up.sent == ids and len(recorder.messages) == 2
+    assert all(row.status == NotificationStatus.SENT for row in rows(session))
+
+
+def test_refused_recipients_fail_or_back_off_and_the_others_are_sent(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    ok1, gone, full, ok2 = queue(session, now, "a@example.it", "inesistente@example.it", "piena@example.it", "d@x.it")
+    report = asyncio.run(deliver(as_of=now, limit=500, config=config(port)))
+    assert report.sent == [ok1, ok2] and report.failed == [gone] and report.retrying == [full]
+    by_id = {row.id: row for row in rows(session)}
+    assert by_id[gone].status == NotificationStatus.FAILED and "550" in (by_id[gone].last_error or "")
+    assert by_id[full].status == NotificationStatus.QUEUED and by_id[full].attempts == 1
+    assert by_id[full].next_attempt_at == now + timedelta(minutes=1) and "452" in (by_id[full].last_error or "")
+    assert [m["To"] for m in server.messages] == ["a@example.it", "d@x.it"]
+    # not due yet: the next run one minute minus a second later leaves it alone
+    assert asyncio.run(deliver(as_of=now + timedelta(seconds=59), limit=500, config=config(port))).claimed == 0
+
+
+def test_temporary_refusal_fails_after_the_last_attempt(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    [full] = queue(session, now, "piena@example.it")
+    moment = now
+    for _ in range(MAX_ATTEMPTS):
+        report = asyncio.run(deliver(as_of=moment, limit=500, config=config(port)))
+        assert report.claimed == 1
+        moment += timedelta(days=1)
+    [row] = rows(session)
+    assert row.id == full and row.status == NotificationStatus.FAILED and row.attempts == MAX_ATTEMPTS
+
+
+def test_only_due_rows_up_to_the_limit_are_claimed_and_leased(session: Session, now: datetime) -> None:
+    queue(session, now, "a@x.it", "b@x.it", "c@x.it")
+    queue(session, now, "later@x.it", due_in=timedelta(hours=1))
+    first = claim_due(as_of=now, limit=2)
+    assert [o.recipient for o in first] == ["a@x.it", "b@x.it"]
+    second = claim_due(as_of=now, limit=10)  # a concurrent run does not get the leased ones
+    assert [o.recipient for o in second] == ["c@x.it"]
+    assert claim_due(as_of=now, limit=10) == []

@@ -1,0 +1,194 @@
+"""carry_out without Prefect: one transaction per action, documents, refusals, idempotence."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from models.application import ProtocolEntry
+from models.enums import ActionStatus, DocumentKind, Event, ProtocolDirection, State
+from models.errors import ConcurrentChange, RuleViolation
+from models.procedure import AuditEvent, Evaluation
+from models.registry import RecognitionAct
+from registro.settings import get_settings
+from tasks import stage_work
+from tasks.stage_work import STAGE_EVENTS, Stage, carry_out, is_transient, run_name
+from tests.factories import Factory
+from tests.tasks.stage_driver import StageDriver
+
+
+def test_every_application_event_belongs_to_exactly_one_stage() -> None:
+    owned = [event for events in STAGE_EVENTS.values() for event in events]
+    assert len(owned) == len(set(owned))
+    assert set(owned) == {
+        Event.SUBMIT, Event.START_REVIEW, Event.REQUEST_INTEGRATION, Event.ANSWER_INTEGRATION,
+        Event.INTEGRATION_LAPSED, Event.DECLARE_COMPLETE, Event.DECLARE_INADMISSIBLE, Event.REGISTER,
+        Event.REFUSE_REGISTRATION, Event.APPROVE, Event.NOTIFY_REJECTION_INTENT, Event.SUBMIT_OBSERVATIONS,
+        Event.REJECT, Event.ISSUE_ACT, Event.WITHDRAW,
+    }  # fmt: skip
+
+
+def test_submission_applies_event_issues_receipt_and_frees_the_file(factory: Factory, session: Session) -> None:
+    d = StageDriver(factory)
+    action = d.request(Event.SUBMIT)
+    assert d.reload().pending_action_id == action.id
+    outcome = carry_out(action.id, flow_run_id="run-1")
+    assert outcome.status == ActionStatus.DONE and outcome.state == State.SUBMITTED
+    app = d.reload()
+    assert app.state == State.SUBMITTED and app.pending_action_id is None
+    assert app.submitted_at == action.requested_at  # time comes from the action, not the clock
+    stored = d.action(action.id)
+    assert (stored.status, stored.flow_run_id, stored.error) == (ActionStatus.DONE, "run-1", None)
+    assert d.audit(Event.SUBMIT).flow_run_id == "run-1"
+    [receipt] = d.documents(DocumentKind.RECEIPT)
+    assert receipt.protocol_id == app.protocol_id and receipt.id == outcome.document_id
+    text = (get_settings().files_dir / receipt.sha256[:2] / receipt.sha256).read_text(encoding="utf-8")
+    assert d.district.name in text and "Ricevuta di presentazione" in text
+    protocol = session.get(ProtocolEntry, app.protocol_id)
+    assert protocol is not None and protocol.label in text
+    assert {n.kind for n in d.notifications()} == {"procedure_started"}
+
+
+def test_guard_refusal_fails_the_action_in_italian_and_is_not_raised(factory: Factory, session: Session) -> None:
+    d = StageDriver(factory)
+    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
+        d.apply(event)
+    d.score(80)
+    action = d.request(Event.APPROVE)
+    session.execute(update(Evaluation).values(total=10))  # scores revised meanwhile: the guard now refuses
+    session.commit()
+    outcome = carry_out(action.id, flow_run_id="run-2")
+    assert outcome.status == ActionStatus.FAILED and "occorre il preavviso di rigetto" in (outcome.error or "")
+    stored = d.action(action.id)
+    assert stored.status == ActionStatus.FAILED and stored.flow_run_id == "run-2" and "soglia" in (stored.error or "")
+    app = d.reload()
+    assert app.state == State.COMMITTEE_EVALUATION and app.pending_action_id is None
+    assert session.exec(select(AuditEvent).where(AuditEvent.event == Event.APPROVE)).all() == []
+    session.commit()
+
+
+def test_a_finished_action_is_never_applied_twice(factory: Factory) -> None:
+    d = StageDriver(factory)
+    action = d.request(Event.SUBMIT)
+    carry_out(action.id, flow_run_id="first")
+    again = carry_out(action.id, flow_run_id="second")
+    assert again.skipped and again.status == ActionStatus.DONE
+    assert d.action(action.id).flow_run_id == "first"
+
+
+def test_stage_flow_refuses_an_event_of_another_stage(factory: Factory) -> None:
+    d = StageDriver(factory)
+    action = d.request(Event.SUBMIT)
+    outcome = carry_out(action.id, flow_run_id="x", stage=Stage.COMMITTEE)
+    assert outcome.status == ActionStatus.FAILED and "non appartiene alla fase" in (outcome.error or "")
+    assert d.reload().state == State.DRAFT
+
+
+def test_transient_error_rolls_back_everything_and_keeps_the_action_queued(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = StageDriver(factory)
+    action = d.request(Event.SUBMIT)
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stage_work, "issue_document", disk_full)
+    with pytest.raises(OSError):
+        carry_out(action.id, flow_run_id="run-3")
+    app = d.reload()
+    assert app.state == State.DRAFT and app.protocol_id is None and app.pending_action_id == action.id
+    assert d.action(action.id).status == ActionStatus.QUEUED
+    monkeypatch.undo()
+    assert carry_out(action.id, flow_run_id="run-4").status == ActionStatus.DONE
+
+
+def test_unexpected_error_fails_the_action_and_frees_the_file(
+    factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = StageDriver(factory)
+    action = d.request(Event.SUBMIT)
+
+    def bug(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(stage_work, "issue_document", bug)
+    with pytest.raises(KeyError):
+        carry_out(action.id, flow_run_id="run-5")
+    stored = d.action(action.id)
+    assert stored.status == ActionStatus.FAILED and "errore interno" in (stored.error or "")
+    assert "run-5" in (stored.error or "")
+    assert d.reload().pending_action_id is None and d.app.state == State.DRAFT
+
+
+def test_recognition_decree_act_protocol_and_file(factory: Factory, session: Session) -> None:
+    d = StageDriver(factory)
+    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
+        d.apply(event)
+    d.score(75)
+    d.apply(Event.APPROVE)
+    outcome = d.apply(Event.ISSUE_ACT, publication_ref="BURP n. 12 del 2026")
+    assert outcome.status == ActionStatus.DONE and outcome.state == State.ACTIVE
+    act = session.exec(select(RecognitionAct).where(RecognitionAct.application_id == d.app.id)).one()
+    [decree] = d.documents(DocumentKind.RECOGNITION_ACT)
+    assert act.document_id == decree.id and decree.filename == f"recognition-act-{act.year}-{act.number}.html"
+    path = Path(get_settings().files_dir) / decree.sha256[:2] / decree.sha256
+    text = path.read_text(encoding="utf-8")
+    assert f"n. {act.number}/{act.year}" in text and d.district.name in text
+    assert act.valid_until.strftime("%d/%m/%Y") in text and "BURP n. 12 del 2026" in text
+    assert "DETERMINA" in text and "Distretti produttivi" in text  # Puglia: determinazione dirigenziale
+    protocol = session.get(ProtocolEntry, decree.protocol_id)
+    assert protocol is not None and protocol.direction == ProtocolDirection.OUTBOUND
+    assert protocol.sha256 == decree.sha256 and f"{act.number}/{act.year}" in protocol.subject
+    session.commit()
+
+
+def test_is_transient_never_retries_domain_errors() -> None:
+    assert not is_transient(RuleViolation("no"))
+    assert not is_transient(ConcurrentChange("no"))
+    assert not is_transient(KeyError("bug"))
+    assert is_transient(OSError("disk"))
+    assert is_transient(sa_exc.OperationalError("SELECT 1", {}, Exception("database is locked")))
+
+
+def test_withdrawal_through_the_completeness_stage(factory: Factory) -> None:
+    d = StageDriver(factory)
+    d.apply(Event.SUBMIT)
+    outcome = d.apply(Event.WITHDRAW, days_later=2, reason="rinuncia")
+    assert outcome.state == State.WITHDRAWN
+    app = d.reload()
+    assert app.closed_at == d.day and app.pending_action_id is None
+    assert d.notifications("withdrawn")  # to the responsible official
+
+
+def test_run_names_are_readable() -> None:
+    assert run_name(Stage.SUBMISSION, 34, 12) == "submission-app-12"
+    assert run_name("recognition", 34) == "recognition-action-34"
+
+
+def test_carry_out_async_retries_only_transient_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def flaky(action_id: int, **_kwargs: object) -> stage_work.ActionOutcome:
+        calls.append(action_id)
+        if len(calls) == 1:
+            raise sa_exc.OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        return stage_work.ActionOutcome(action_id=action_id, status=ActionStatus.DONE)
+
+    monkeypatch.setattr(stage_work, "carry_out", flaky)
+    outcome = asyncio.run(stage_work.carry_out_async(7, flow_run_id="r", retry_delays=(0,)))
+    assert outcome.status == ActionStatus.DONE and calls == [7, 7]
+
+    def bug(action_id: int, **_kwargs: object) -> stage_work.ActionOutcome:
+        calls.append(action_id)
+        raise KeyError("bug")
+
+    monkeypatch.setattr(stage_work, "carry_out", bug)
+    with pytest.raises(KeyError):
+        asyncio.run(stage_work.carry_out_async(8, flow_run_id="r", retry_delays=(0, 0)))
+    assert calls == [7, 7, 8]  # a bug is never retried
