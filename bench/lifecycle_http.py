@@ -36,7 +36,7 @@ from registro.fake_enterprises import make_roster  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-password-1"
 PASSWORD = "bench-password-12345"
-STAFF = {"official": "funz.bench", "head": "dir.bench", "committee": ["val1.bench", "val2.bench", "val3.bench"]}
+OFFICIAL, HEAD, COMMITTEE = "funz.bench", "dir.bench", ("val1.bench", "val2.bench", "val3.bench")
 
 
 def free_port() -> int:
@@ -142,7 +142,7 @@ class Driver:
 
 
 async def create_staff(driver: Driver, admin: str) -> None:
-    users = [(STAFF["official"], "official"), (STAFF["head"], "head")] + [(u, "committee") for u in STAFF["committee"]]
+    users = [(OFFICIAL, "official"), (HEAD, "head")] + [(u, "committee") for u in COMMITTEE]
     for username, role in users:
         await driver.call(
             admin,
@@ -210,11 +210,11 @@ async def prepare_application(driver: Driver, admin: str, index: int) -> int:
 
 
 async def drive(driver: Driver, index: int, app_id: int) -> None:
-    rep, official, head = f"rapp{index}.bench", STAFF["official"], STAFF["head"]
+    rep, official, head = f"rapp{index}.bench", OFFICIAL, HEAD
     await driver.action(rep, app_id, "submit")
     await driver.action(official, app_id, "start_review")
     await driver.action(official, app_id, "declare_complete")
-    for member in STAFF["committee"]:
+    for member in COMMITTEE:
         await driver.call(
             member,
             "POST",

@@ -15,7 +15,6 @@ def run() -> None:
     run_all()
 
 
-
 @app.command("init-db")
 def init_db() -> None:
     """Porta il database allo schema corrente (alembic upgrade head) e crea il primo amministratore."""

@@ -141,10 +141,10 @@ def _application(
     session: Session, *, district: District, profile: RegionProfile, now: datetime, seed: int
 ) -> Application:
     application = Application(
-        district_id=district.id,
+        district_id=district.id,  # type: ignore[arg-type]
         section=district.section,
         created_at=now,
-        updated_at=now,  # type: ignore[arg-type]
+        updated_at=now,
         programme_summary="Programma di Sviluppo 2026–2028: internazionalizzazione, ricerca applicata, formazione.",
         specificity="Unico distretto regionale di questa filiera.",
     )
@@ -173,9 +173,9 @@ def _demo_document(session: Session, application: Application, kind: DocumentKin
     path.write_bytes(content)
     session.add(
         Document(
-            application_id=application.id,
+            application_id=application.id,  # type: ignore[arg-type]
             kind=kind,
-            filename=f"{kind}.txt",  # type: ignore[arg-type]
+            filename=f"{kind}.txt",
             content_type="text/plain",
             size=len(content),
             sha256=digest,
@@ -196,9 +196,9 @@ def _prepare(
         for member, total in zip(staff, (78.0, 72.5, 81.0), strict=False):
             session.add(
                 Evaluation(
-                    application_id=application.id,
-                    member_id=member.id,
-                    scores={},  # type: ignore[arg-type]
+                    application_id=application.id,  # type: ignore[arg-type]
+                    member_id=member.id,  # type: ignore[arg-type]
+                    scores={},
                     round=evaluation_round(application),
                     total=total,
                     created_at=now,

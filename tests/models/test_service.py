@@ -215,7 +215,7 @@ def test_renewal_runs_on_from_old_end_date(factory: Factory, session: Session) -
     j.score(80)
     j.do(Event.APPROVE)
     j.do(Event.ISSUE_ACT)
-    first_end = session.exec(select(RegistryEntry.valid_until).where(RegistryEntry.district_id == j.district.id)).one()
+    first_end = session.exec(select(RegistryEntry).where(RegistryEntry.district_id == j.district.id)).one().valid_until
     assert first_end is not None
     district = session.get(District, j.district.id)
     assert district is not None
