@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -23,12 +22,12 @@ from api.schemas import (
 from models.access import sections_of
 from models.application import Application, Document, ProtocolEntry, StageAction
 from models.base import local_date
-from models.clock import ClockReading, read_clock
+from models.clock import ClockReading, clock_of, suspensions_by_application
 from models.district import District, MemberEnterprise
 from models.enums import Event, Role, State
 from models.lifecycle import DOCUMENT_LABELS, STATE_LABELS, TRANSITIONS, allowed_events, find_transition
 from models.people import User
-from models.procedure import AuditEvent, ClockSuspension
+from models.procedure import AuditEvent
 from models.profiles import RegionProfile
 
 API = "/api/v1"
@@ -72,36 +71,8 @@ def allowed_actions(application: Application, user: User) -> list[AllowedAction]
     return result
 
 
-def clock_of(
-    application: Application, suspensions: Sequence[ClockSuspension], profile: RegionProfile, today: date
-) -> ClockReading | None:
-    if application.term_start is None:
-        return None
-    return read_clock(
-        started_on=application.term_start,
-        term_days=application.term_days or profile.procedure_term_days,
-        suspensions=list(suspensions),
-        today=today,
-        closed_on=application.closed_on,
-        holiday_shift=profile.holiday_shift,
-    )
-
-
 def is_overdue(clock: ClockReading | None, application: Application) -> bool:
     return clock is not None and application.closed_on is None and clock.status == "fuori termine"
-
-
-def suspensions_by_application(session: Session, ids: Sequence[int]) -> dict[int, list[ClockSuspension]]:
-    grouped: dict[int, list[ClockSuspension]] = defaultdict(list)
-    if ids:
-        rows = session.exec(
-            select(ClockSuspension)
-            .where(col(ClockSuspension.application_id).in_(ids))
-            .order_by(col(ClockSuspension.started_on), col(ClockSuspension.id))
-        ).all()
-        for row in rows:
-            grouped[row.application_id].append(row)
-    return grouped
 
 
 def application_reads(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+from sqlmodel import Session, col, select
 
+from models.application import Application
 from models.procedure import ClockSuspension
+from models.profiles import RegionProfile
 
 
 @lru_cache(maxsize=64)
@@ -84,3 +88,31 @@ def read_clock(
         suspended_now=suspended_now,
         status=status,
     )
+
+
+def clock_of(
+    application: Application, suspensions: Sequence[ClockSuspension], profile: RegionProfile, today: date
+) -> ClockReading | None:
+    if application.term_start is None:
+        return None
+    return read_clock(
+        started_on=application.term_start,
+        term_days=application.term_days or profile.procedure_term_days,
+        suspensions=list(suspensions),
+        today=today,
+        closed_on=application.closed_on,
+        holiday_shift=profile.holiday_shift,
+    )
+
+
+def suspensions_by_application(session: Session, ids: Sequence[int]) -> dict[int, list[ClockSuspension]]:
+    grouped: dict[int, list[ClockSuspension]] = defaultdict(list)
+    if ids:
+        rows = session.exec(
+            select(ClockSuspension)
+            .where(col(ClockSuspension.application_id).in_(ids))
+            .order_by(col(ClockSuspension.started_on), col(ClockSuspension.id))
+        ).all()
+        for row in rows:
+            grouped[row.application_id].append(row)
+    return grouped

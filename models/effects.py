@@ -201,7 +201,7 @@ def _issue_act(
         ).first()
     valid_from = today
     if previous_entry is not None and previous_entry.valid_until is not None:
-        valid_from = max(today, previous_entry.valid_until + timedelta(days=1))  # runs on from the old end
+        valid_from = previous_entry.valid_until + timedelta(days=1)  # runs on from the old end date
     valid_until = _add_years(valid_from, profile.validity_years) - timedelta(days=1)
     last = session.exec(select(func.max(RecognitionAct.number)).where(RecognitionAct.year == today.year)).one()
     act = RecognitionAct(
@@ -221,6 +221,7 @@ def _issue_act(
     if previous_entry is not None:
         previous_entry.application_id = application.id  # type: ignore[assignment]
         previous_entry.act_id = act.id
+        previous_entry.valid_from = valid_from
         previous_entry.valid_until = valid_until
         _count_members(session, previous_entry, application)
         session.add(previous_entry)

@@ -57,6 +57,7 @@ class Event(StrEnum):
     REJECT = "reject"
     ISSUE_ACT = "issue_act"
     WITHDRAW = "withdraw"
+    APPROVE_RENEWAL = "approve_renewal"
     REQUEST_RENEWAL = "request_renewal"
     CONFIRM_RENEWAL = "confirm_renewal"
     RENEWAL_REFUSED = "renewal_refused"

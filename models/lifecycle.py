@@ -284,6 +284,16 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
     ),
     _t(
+        Event.APPROVE_RENEWAL,
+        {S.COMPLETENESS_CHECK},
+        S.RECOGNISED,
+        OFFICE,
+        "Conferma il riconoscimento (rinnovo, senza nuova valutazione del comitato)",
+        guard=eligible,
+        kinds=frozenset({K.RENEWAL}),
+        clock=ClockEffect.STOP,
+    ),
+    _t(
         Event.NOTIFY_REJECTION_INTENT,
         {S.COMMITTEE_EVALUATION},
         S.REJECTION_NOTICE,

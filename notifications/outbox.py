@@ -6,15 +6,16 @@ The delivery flow (``flows/delivery.py``) sends queued rows with aiosmtplib.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models.application import Application
 from models.district import District
-from models.enums import Role
+from models.enums import NotificationStatus, Role
 from models.lifecycle import STATE_LABELS
 from models.notification import Notification
 from models.people import User
@@ -42,7 +43,15 @@ MESSAGES: dict[str, MessageKind] = {
     "revoked": MessageKind("mail/revoked.txt.j2", to_office=False),
     "report_filed": MessageKind("mail/report_filed.txt.j2", to_office=True),
     "report_returned": MessageKind("mail/report_returned.txt.j2", to_office=False),
+    # reminders and escalations, queued by the scheduled sweeps (``tasks/reminders.py``)
+    "integration_due": MessageKind("mail/integration_due.txt.j2", to_office=False),
+    "observations_due": MessageKind("mail/observations_due.txt.j2", to_office=False),
+    "term_lapsing": MessageKind("mail/term_lapsing.txt.j2", to_office=True),
+    "report_due": MessageKind("mail/report_due.txt.j2", to_office=False),
+    "report_escalation": MessageKind("mail/report_escalation.txt.j2", to_office=True),
+    "validity_ending": MessageKind("mail/validity_ending.txt.j2", to_office=False),
 }
+CHUNK = 500
 
 
 def recipients(session: Session, *, application: Application, to_office: bool, profile: RegionProfile) -> list[str]:
@@ -135,3 +144,88 @@ def _queue(
     )
     session.add(row)
     return [row]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message a sweep wants sent; ``key`` (subject, due date, step, recipient) makes it once-only."""
+
+    key: str
+    kind: str
+    recipient: str
+    application_id: int | None
+    context: Mapping[str, object]
+
+
+def queue_many(session: Session, *, messages: Sequence[Pending], now: datetime) -> int:
+    """Set-based ``_queue``: one query per chunk finds the keys already queued, one insert adds the rest.
+
+    Renders only what is new, so a second run of the same sweep costs a few queries and queues 0.
+    """
+    queued = 0
+    for start in range(0, len(messages), CHUNK):
+        chunk = messages[start : start + CHUNK]
+        keys = list({m.key for m in chunk})
+        existing = set(
+            session.exec(select(Notification.idempotency_key).where(col(Notification.idempotency_key).in_(keys))).all()
+        )
+        rows: list[dict[str, object]] = []
+        for message in chunk:
+            if message.key in existing:
+                continue
+            existing.add(message.key)
+            rows.append(_row(message, now))
+        if rows:
+            session.execute(insert(Notification), rows)
+            queued += len(rows)
+    return queued
+
+
+def _row(message: Pending, now: datetime) -> dict[str, object]:
+    template = MESSAGES[message.kind].template
+    subject = render_block(template, "subject", **message.context)
+    body = render_block(template, "body", **message.context)
+    return {
+        "idempotency_key": message.key,
+        "application_id": message.application_id,
+        "kind": message.kind,
+        "recipient": message.recipient,
+        "subject": subject[:300],
+        "body_text": body,
+        "body_html": render("mail/layout.html.j2", subject=subject, body=body),
+        "status": NotificationStatus.QUEUED,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def district_recipients(session: Session, district_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The PEC address and the representatives' e-mails of many districts, in two queries per chunk."""
+    ids = sorted(set(district_ids))
+    found: dict[int, list[str]] = {i: [] for i in ids}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for district_id, pec in session.exec(
+            select(District.id, District.pec_email).where(col(District.id).in_(chunk))
+        ):
+            if pec:
+                found[int(district_id)].append(pec)  # type: ignore[arg-type]
+        for district_id, email in session.exec(
+            select(User.district_id, User.email).where(
+                col(User.district_id).in_(chunk), User.role == Role.REPRESENTATIVE, col(User.active)
+            )
+        ):
+            found[int(district_id)].append(email)  # type: ignore[arg-type]
+    return {i: list(dict.fromkeys(e for e in emails if e)) for i, emails in found.items()}
+
+
+def office_recipients(session: Session, profile: RegionProfile) -> dict[str, list[str]]:
+    """Every active official's e-mail by office code (one query)."""
+    found: dict[str, list[str]] = {office.code: [] for office in profile.offices}
+    for office, email in session.exec(
+        select(User.office, User.email).where(User.role == Role.OFFICIAL, col(User.active)).order_by(col(User.email))
+    ):
+        if office in found and email:
+            found[office].append(email)
+    return found

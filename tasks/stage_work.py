@@ -59,6 +59,7 @@ STAGE_EVENTS: dict[Stage, frozenset[Event]] = {
             Event.INTEGRATION_LAPSED,
             Event.REGISTER,
             Event.REFUSE_REGISTRATION,
+            Event.APPROVE_RENEWAL,
             Event.WITHDRAW,
         }
     ),

@@ -63,3 +63,10 @@ def refuse_registration(
     body: ReasonIn, application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher
 ) -> ActionAccepted:
     return accept(ctx, application, Event.REFUSE_REGISTRATION, dispatch, body)
+
+
+@router.post(
+    "/approve_renewal", **ACCEPTED, summary="Rinnovo: conferma il riconoscimento dopo la verifica (controlli ridotti)"
+)
+def approve_renewal(application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher) -> ActionAccepted:
+    return accept(ctx, application, Event.APPROVE_RENEWAL, dispatch)

@@ -61,6 +61,10 @@ class RegionProfile(BaseModel):
     holiday_shift: bool = True
     renewal_reminders_days: list[int]
     renewal_keeps_valid: bool = True
+    # reminders to the representative before an integration answer or observations are due
+    answer_reminders_days: list[int] = [7, 2]
+    # warnings to the official before the procedure term lapses
+    term_warning_days: list[int] = [10, 3]
     offices: list[Office]
     sections: list[Section]
     committee: Committee

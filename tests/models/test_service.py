@@ -13,56 +13,10 @@ from models.enums import ApplicationKind, DocumentKind, Event, Role, State
 from models.errors import ConcurrentChange, Forbidden, RuleViolation
 from models.notification import Notification
 from models.people import User
-from models.procedure import AuditEvent, ClockSuspension, Evaluation
+from models.procedure import AuditEvent, ClockSuspension
 from models.registry import RecognitionAct, RegistryEntry
 from models.service import apply_event, evaluation_round
-from tests.factories import Factory
-
-
-class Journey:
-    """Drives one application through the service with the right actor for each event."""
-
-    def __init__(self, factory: Factory, *, section: int = 1, **app_kwargs: object) -> None:
-        self.f = factory
-        self.district = factory.district(section=section)
-        self.app = factory.application(self.district, **app_kwargs)  # type: ignore[arg-type]
-        office = factory.profile.office_of(section).code
-        self.rep = factory.user(Role.REPRESENTATIVE, district=self.district)
-        self.official = factory.user(Role.OFFICIAL, office=office)
-        self.head = factory.user(Role.HEAD, office=office)
-        self.members = [factory.user(Role.COMMITTEE, office=office) for _ in range(factory.profile.committee.quorum)]
-        self.day = factory.now
-
-    def actor_for(self, event: Event) -> User:
-        if event in (Event.SUBMIT, Event.ANSWER_INTEGRATION, Event.SUBMIT_OBSERVATIONS, Event.WITHDRAW):
-            return self.rep
-        return self.head if event in (Event.ISSUE_ACT, Event.REJECT, Event.REVOKE) else self.official
-
-    def do(self, event: Event, *, days_later: int = 1, **payload: object) -> AuditEvent:
-        self.day += timedelta(days=days_later)
-        return apply_event(
-            self.f.session,
-            application=self.app,
-            event=event,
-            actor=self.actor_for(event),
-            profile=self.f.profile,
-            now=self.day,
-            payload=payload,
-        )
-
-    def score(self, total: float) -> None:
-        for member in self.members:
-            self.f.session.add(
-                Evaluation(
-                    application_id=self.app.id,
-                    member_id=member.id,
-                    total=total,
-                    scores={},
-                    round=evaluation_round(self.app),
-                    created_at=self.day,
-                )
-            )
-        self.f.session.commit()
+from tests.factories import Factory, Journey
 
 
 def test_happy_path_to_registry_entry(factory: Factory, session: Session) -> None:
