@@ -20,9 +20,12 @@ from api.routers import (
     completeness,
     districts,
     documents,
+    notifications,
     recognition,
     registry,
+    reports,
     roster,
+    stats,
     submission,
     users,
 )
@@ -106,6 +109,9 @@ def create_app(**overrides: Any) -> FastAPI:
         api.include_router(module.router)
     api.include_router(recognition.router)
     api.include_router(registry.router)
+    api.include_router(stats.router)
+    api.include_router(notifications.router)
+    api.include_router(reports.router)
     app.include_router(api)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
     return app

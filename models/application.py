@@ -87,6 +87,7 @@ class Document(SQLModel, table=True):
     size: int
     sha256: str = Field(max_length=64, index=True)
     protocol_id: int | None = Field(default=None, foreign_key="protocol_entry.id")
+    annual_report_id: int | None = Field(default=None, foreign_key="annual_report.id", index=True)
     uploaded_by_id: int | None = Field(default=None, foreign_key="user.id")
     uploaded_at: datetime = ts_field(nullable=False)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from api_support import API, Clock, Dispatched, Http, People, act, draft_ready
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from models.enums import State
+from tests.api_support import API, Clock, Dispatched, Http, People, act, draft_ready
 from tests.factories import Factory
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from api_support import API, Clock, People, fetch, login
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models.people import ApiToken
+from tests.api_support import API, Clock, People, fetch, login
 
 
 def test_login_me_logout(client: TestClient, people: People, session: Session) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from api_support import API, Http, People, act, draft_ready
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from models.enums import Role
+from tests.api_support import API, Http, People, act, draft_ready
 from tests.factories import Factory
 
 GOOD = {"filiera": 25, "programma": 30, "specificita": 20, "impatto": 25}

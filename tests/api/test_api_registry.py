@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from api_support import API
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from models.enums import Role, State
 from models.registry import RecognitionAct, RegistryEntry
+from tests.api_support import API
 from tests.factories import Factory
 
 

@@ -7,7 +7,6 @@ import io
 
 import openpyxl
 import pytest
-from api_support import API, Http, People, fetch, roster_rows
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -16,6 +15,7 @@ from api.main import create_app
 from models.application import Document
 from models.district import MemberEnterprise
 from registro.settings import get_settings
+from tests.api_support import API, Http, People, fetch, roster_rows
 
 
 def _draft(client: TestClient, auth: Http, people: People) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_support import API, Http, People, fetch, login
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models.people import User
+from tests.api_support import API, Http, People, fetch, login
 
 
 def _user(**over: Any) -> dict[str, Any]:

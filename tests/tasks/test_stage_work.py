@@ -29,7 +29,7 @@ def test_every_application_event_belongs_to_exactly_one_stage() -> None:
         Event.SUBMIT, Event.START_REVIEW, Event.REQUEST_INTEGRATION, Event.ANSWER_INTEGRATION,
         Event.INTEGRATION_LAPSED, Event.DECLARE_COMPLETE, Event.DECLARE_INADMISSIBLE, Event.REGISTER,
         Event.REFUSE_REGISTRATION, Event.APPROVE, Event.NOTIFY_REJECTION_INTENT, Event.SUBMIT_OBSERVATIONS,
-        Event.REJECT, Event.ISSUE_ACT, Event.WITHDRAW,
+        Event.REJECT, Event.ISSUE_ACT, Event.WITHDRAW, Event.APPROVE_RENEWAL,
     }  # fmt: skip
 
 

@@ -1,7 +1,6 @@
 """Helpers of the API tests: the pinned clock, the synchronous stand-in for the flows, people, requests.
 
-A uniquely named module (not conftest) so that `from api_support import ...` never meets another
-directory's conftest.
+Used by tests/api and by the whole journeys of tests/e2e (fixtures in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -161,3 +160,23 @@ def fetch(session: Session, statement: Any) -> list[Any]:
     rows = list(session.exec(statement).all())
     session.commit()
     return rows
+
+
+HIGH_SCORES = {"filiera": 20, "programma": 25, "specificita": 15, "impatto": 20}  # 80/100
+
+
+def to_active(client: TestClient, auth: Http, people: People, representative: User | None = None) -> int:
+    """A district (default people.district) from draft to an active registry entry through HTTP only."""
+    rep, off = auth(representative or people.rep), auth(people.official)
+    app_id = draft_ready(client, rep)
+    act(client, app_id, "submit", rep)
+    act(client, app_id, "start_review", off)
+    act(client, app_id, "declare_complete", off, member_ids=[m.id for m in people.members])
+    for member in people.members:
+        scored = client.post(
+            f"{API}/applications/{app_id}/evaluations", json={"scores": HIGH_SCORES}, headers=auth(member)
+        )
+        assert scored.status_code == 201, scored.text
+    act(client, app_id, "approve", off)
+    act(client, app_id, "issue_act", auth(people.head), publication_ref="BURP n. 1")
+    return app_id

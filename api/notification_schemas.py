@@ -1,0 +1,53 @@
+"""Read models of the outbox view: what was sent to whom and when (labels in Italian)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from models.enums import NotificationStatus
+
+KIND_LABELS: dict[str, str] = {
+    "procedure_started": "Avvio del procedimento",
+    "integration_request": "Richiesta di integrazione documentale",
+    "integration_received": "Integrazioni ricevute",
+    "rejection_notice": "Preavviso di rigetto",
+    "observations_received": "Osservazioni ricevute",
+    "decision": "Esito del procedimento",
+    "withdrawn": "Domanda ritirata",
+    "expired": "Riconoscimento scaduto",
+    "revoked": "Revoca del riconoscimento",
+    "report_filed": "Relazione annuale presentata",
+    "report_returned": "Relazione annuale restituita",
+    "integration_due": "Promemoria: scadenza delle integrazioni",
+    "observations_due": "Promemoria: scadenza delle osservazioni",
+    "term_lapsing": "Termine del procedimento in scadenza",
+    "report_due": "Promemoria: relazione annuale",
+    "report_escalation": "Relazione annuale non pervenuta",
+    "validity_ending": "Riconoscimento in scadenza",
+}
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
+class NotificationRead(BaseModel):
+    id: int
+    application_id: int | None
+    district_name: str | None = Field(description="Distretto della pratica (assente per i messaggi senza pratica)")
+    kind: str
+    kind_label: str
+    recipient: str
+    subject: str
+    status: NotificationStatus
+    attempts: int = Field(description="Tentativi di invio già effettuati")
+    last_error: str | None = Field(description="Ultimo errore del server di posta")
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="Prossimo tentativo di invio (solo per i messaggi in coda)")
+
+
+class NotificationDetail(NotificationRead):
+    body_text: str
