@@ -22,7 +22,7 @@ from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import RegionProfile
 from models.registry import AnnualReport
-from notifications.rendering import render, render_block
+from notifications.rendering import render, render_block, render_blocks
 
 
 @dataclass(frozen=True)
@@ -182,9 +182,7 @@ def queue_many(session: Session, *, messages: Sequence[Pending], now: datetime) 
 
 
 def _row(message: Pending, now: datetime) -> dict[str, object]:
-    template = MESSAGES[message.kind].template
-    subject = render_block(template, "subject", **message.context)
-    body = render_block(template, "body", **message.context)
+    subject, body = render_blocks(MESSAGES[message.kind].template, ("subject", "body"), **message.context)
     return {
         "idempotency_key": message.key,
         "application_id": message.application_id,

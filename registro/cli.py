@@ -39,6 +39,56 @@ def demo_data() -> None:
         load_demo(session, profile=load_profile(get_settings().profile), now=datetime.now(UTC), log=typer.echo)
 
 
+@app.command()
+def simulate(
+    districts: int = typer.Option(200, min=1, max=20000, help="quanti distretti riconoscere"),
+    years: int = typer.Option(4, min=1, max=20, help="quanti anni simulare"),
+    start: str = typer.Option("2026-01-01", help="primo giorno simulato (AAAA-MM-GG)"),
+    seed: int = typer.Option(1, help="seme dei comportamenti simulati"),
+    data_dir: str = typer.Option("var/simulazione", help="cartella del database della simulazione (ricreato)"),
+    database_url: str = typer.Option("", help="oppure un database vuoto (es. PostgreSQL) da usare"),
+) -> None:
+    """Simula anni di procedimento: riconoscimenti, relazioni annuali, promemoria, rinnovi e scadenze."""
+    import os
+    import shutil
+    import time
+    from datetime import UTC, date, datetime, timedelta
+    from datetime import time as dtime
+    from pathlib import Path
+
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(f"data non valida: {start!r} (formato AAAA-MM-GG)") from None
+    folder = Path(data_dir)
+    if not database_url and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["REGISTRO_DATA_DIR"] = str(folder)
+    os.environ["REGISTRO_DATABASE_URL"] = database_url
+
+    from models.profiles import load_profile
+    from registro import db
+    from registro.bootstrap import migrate
+    from registro.settings import get_settings
+    from registro.simulation import Simulation, report
+
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    migrate(db.get_engine())
+    last = date(first.year + years, first.month, first.day) - timedelta(days=1)
+    started = time.perf_counter()
+    with db.session_scope() as session:
+        sim = Simulation(session, load_profile(get_settings().profile), seed=seed, log=typer.echo)
+        where = get_settings().resolved_database_url
+        typer.echo(f"Simulazione: {districts} distretti dal {first:%d/%m/%Y} al {last:%d/%m/%Y} ({where})")
+        sim.create_staff(datetime.combine(first, dtime(8, 0), tzinfo=UTC))
+        sim.recognise_districts(districts, first)
+        sim.run(first, last)
+        report(sim, typer.echo)
+    typer.echo(f"\nDurata: {time.perf_counter() - started:.1f} s")
+
+
 @app.command("create-user")
 def create_user(
     username: str,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 
 from notifications.sender import LOCAL_SMTP_HOST, MessageRefused, SmtpConfig, build_message, message_id
 from registro.settings import Settings
 
 
 def test_message_is_multipart_with_a_stable_message_id() -> None:
-    message = build_message(
+    raw = build_message(
         recipient="rapp@pec.example.it",
         subject="Avvio del procedimento – Distretto «Meccanica»",
         body_text="Gentile rappresentante,\n\nè stato avviato il procedimento.",
@@ -18,8 +19,11 @@ def test_message_is_multipart_with_a_stable_message_id() -> None:
         mail_from="registro@regione.example",
         date=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
     )
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == "Avvio del procedimento – Distretto «Meccanica»"
     assert message.get_content_type() == "multipart/alternative"
-    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    parts = [part.get_content_type() for part in message.iter_parts()]  # type: ignore[attr-defined]
+    assert parts == ["text/plain", "text/html"]
     assert message["Message-ID"].endswith("@regione.example>")
     assert message["Message-ID"] == message_id(
         "procedure_started:app1:audit1:rapp@pec.example.it", "registro@regione.example"
