@@ -18,6 +18,7 @@ from models.district import District
 from models.enums import ApplicationKind, Role, State
 from models.errors import Forbidden, InvalidInput, NotFound
 from models.lifecycle import OPEN_STATES
+from models.registry import RegistryEntry
 
 router = APIRouter(tags=["Domande"])
 
@@ -39,6 +40,8 @@ def _check_new(ctx: Ctx, body: ApplicationCreateIn, district: District) -> None:
     active = ctx.session.exec(
         select(Application.id).where(Application.district_id == district.id, Application.state == State.ACTIVE)
     ).first()
+    if body.kind == ApplicationKind.RENEWAL and active is None:
+        _no_renewal_after_expiry(ctx, district)
     if body.kind == ApplicationKind.RENEWAL and (active is None or body.renewal_of_id != active):
         raise InvalidInput(
             "il rinnovo va riferito alla domanda attiva del distretto"
@@ -49,6 +52,17 @@ def _check_new(ctx: Ctx, body: ApplicationCreateIn, district: District) -> None:
         raise Conflict("il distretto è già riconosciuto: presentare una domanda di rinnovo", application_id=active)
     if body.kind != ApplicationKind.RENEWAL and body.renewal_of_id is not None:
         raise InvalidInput("si indica solo per le domande di rinnovo", field="renewal_of_id")
+
+
+def _no_renewal_after_expiry(ctx: Ctx, district: District) -> None:
+    entry = ctx.session.exec(select(RegistryEntry).where(RegistryEntry.district_id == district.id)).first()
+    state = ctx.session.get(Application, entry.application_id).state if entry else None  # type: ignore[union-attr]
+    if entry is not None and state == State.EXPIRED and entry.valid_until is not None:
+        raise Conflict(
+            f"il riconoscimento è scaduto il {entry.valid_until:%d/%m/%Y}: il rinnovo non è più possibile, "
+            "occorre presentare una nuova domanda di riconoscimento",
+            state=State.EXPIRED,
+        )
 
 
 @router.post("/applications", status_code=201, response_model=ApplicationRead, summary="Crea una bozza di domanda")
