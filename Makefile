@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint demo bench clean
+.PHONY: run test test-sqlite test-postgres lint demo bench simulate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ test-postgres: $(STAMP)
 demo: $(STAMP)           ## load demonstration data into ./var
 	$(BIN)/registro demo-data
 
-bench: $(STAMP)
+bench: $(STAMP)           ## print the benchmarks' figures (lifecycle through HTTP, daily sweeps on SQLite and PostgreSQL)
 	$(BIN)/python bench/lifecycle_http.py
+	$(BIN)/python bench/sweeps.py
+	$(BIN)/python bench/sweeps.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+simulate: $(STAMP)        ## four simulated years of 200 districts (database of its own under var/simulazione)
+	$(BIN)/registro simulate --districts 200 --years 4
 
 clean:
 	rm -rf $(VENV) var
