@@ -34,6 +34,7 @@ class SmtpConfig:
     password: str = ""
     use_tls: bool = False
     start_tls: bool = False
+    ca_file: str = ""
     timeout: float = 30.0
 
     @classmethod
@@ -46,6 +47,7 @@ class SmtpConfig:
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,
             start_tls=settings.smtp_start_tls,
+            ca_file=settings.smtp_ca_file,
         )
 
 
@@ -120,6 +122,7 @@ async def smtp_connection(config: SmtpConfig) -> AsyncIterator[Mailer]:
         port=config.port,
         use_tls=config.use_tls,
         start_tls=config.start_tls if not config.use_tls else False,
+        cert_bundle=config.ca_file or None,
         timeout=config.timeout,
     )
     await smtp.connect()

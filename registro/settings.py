@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_use_tls: bool = False
     smtp_start_tls: bool = False
+    smtp_ca_file: str = ""  # a PEM bundle of the CA that signed the server's certificate (private CAs)
     mail_from: str = "registro.distretti@regione.example"
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
