@@ -74,6 +74,26 @@ def store(upload: UploadFile) -> tuple[str, int]:
             os.unlink(tmp)
 
 
+def stored_document(
+    ctx: Ctx, upload: UploadFile, *, application_id: int, kind: DocumentKind, annual_report_id: int | None = None
+) -> Document:
+    """Stores the upload by content and adds its row (the caller commits)."""
+    sha, size = store(upload)
+    document = Document(
+        application_id=application_id,
+        annual_report_id=annual_report_id,
+        kind=kind,
+        filename=display_name(upload.filename),
+        content_type=(upload.content_type or "application/octet-stream")[:100],
+        size=size,
+        sha256=sha,
+        uploaded_by_id=ctx.user.id,
+        uploaded_at=ctx.now,
+    )
+    ctx.session.add(document)
+    return document
+
+
 def display_name(name: str | None) -> str:
     base = re.split(r"[\\/]", name or "")[-1]
     base = re.sub(r"[\x00-\x1f\x7f\"]", "", base).strip(" .")
@@ -90,18 +110,7 @@ def upload_document(
     ensure_editable(ctx, application, UPLOAD_STATES, "caricare documenti")
     if kind in OUTBOUND:
         raise InvalidInput(f"il documento «{DOCUMENT_LABELS[kind]}» è prodotto dall'ufficio", field="kind")
-    sha, size = store(file)
-    document = Document(
-        application_id=application.id,  # type: ignore[arg-type]
-        kind=kind,
-        filename=display_name(file.filename),
-        content_type=(file.content_type or "application/octet-stream")[:100],
-        size=size,
-        sha256=sha,
-        uploaded_by_id=ctx.user.id,
-        uploaded_at=ctx.now,
-    )
-    ctx.session.add(document)
+    document = stored_document(ctx, file, application_id=application.id or 0, kind=kind)
     ctx.session.commit()
     return next(d for d in document_reads(ctx.session, application) if d.id == document.id)
 

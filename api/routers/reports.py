@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 from api.deps import Ctx
 from api.errors import Conflict
 from api.report_schemas import RemarksIn, ReportFile, ReportIn, ReportRead
-from api.routers.documents import display_name, store, stored_path
+from api.routers.documents import stored_document, stored_path
 from api.schemas import Page
 from models.access import can_see, sections_of
 from models.application import Application, Document
@@ -123,19 +123,8 @@ def attach_file(
         raise Forbidden("solo il rappresentante del distretto può allegare file alla relazione")
     if report.state != State.REPORT_OPEN:
         raise Conflict("la relazione è già stata trasmessa: non si possono aggiungere allegati", state=report.state)
-    sha, size = store(file)
-    ctx.session.add(
-        Document(
-            application_id=report.application_id,
-            annual_report_id=report.id,
-            kind=DocumentKind.ANNUAL_REPORT,
-            filename=display_name(file.filename),
-            content_type=(file.content_type or "application/octet-stream")[:100],
-            size=size,
-            sha256=sha,
-            uploaded_by_id=ctx.user.id,
-            uploaded_at=ctx.now,
-        )
+    stored_document(
+        ctx, file, application_id=report.application_id, kind=DocumentKind.ANNUAL_REPORT, annual_report_id=report.id
     )
     ctx.session.commit()
     return report_read(ctx, report)

@@ -14,35 +14,20 @@ from sqlmodel import col, select
 
 from models.actions import request_action
 from models.application import Application, Document, StageAction
-from models.enums import DocumentKind, Event, Role
+from models.enums import DocumentKind, Event
 from models.notification import Notification
-from models.people import User
 from models.procedure import AuditEvent, Evaluation
 from models.service import evaluation_round
 from tasks.stage_work import ActionOutcome, carry_out
-from tests.factories import Factory
-
-REPRESENTATIVE_EVENTS = {Event.SUBMIT, Event.ANSWER_INTEGRATION, Event.SUBMIT_OBSERVATIONS, Event.WITHDRAW}
-HEAD_EVENTS = {Event.ISSUE_ACT, Event.REJECT, Event.REVOKE}
+from tests.factories import Factory, Journey
 
 
-class StageDriver:
+class StageDriver(Journey):
+    """A Journey whose moves go the API's way: requested as stage actions, carried out by the stage work."""
+
     def __init__(self, factory: Factory, *, section: int = 1, **app_kwargs: Any) -> None:
-        self.f = factory
+        super().__init__(factory, section=section, **app_kwargs)
         self.session = factory.session
-        self.district = factory.district(section=section)
-        self.app = factory.application(self.district, **app_kwargs)
-        office = factory.profile.office_of(section).code
-        self.rep = factory.user(Role.REPRESENTATIVE, district=self.district)
-        self.official = factory.user(Role.OFFICIAL, office=office)
-        self.head = factory.user(Role.HEAD, office=office)
-        self.members = [factory.user(Role.COMMITTEE, office=office) for _ in range(factory.profile.committee.quorum)]
-        self.day = factory.now
-
-    def actor_for(self, event: Event) -> User:
-        if event in REPRESENTATIVE_EVENTS:
-            return self.rep
-        return self.head if event in HEAD_EVENTS else self.official
 
     def request(self, event: Event, *, days_later: int = 1, **payload: Any) -> StageAction:
         self.day += timedelta(days=days_later)
