@@ -139,7 +139,7 @@ class Driver:
             status = await self.call(user, "GET", f"/api/v1/actions/{action_id}")
             if status["status"] in ("done", "failed"):
                 break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.025)
         self.completions.append(time.perf_counter() - started)
         self.actions += 1
         if status["status"] == "failed":

@@ -1,8 +1,9 @@
 """Starting the stage flow of an accepted action (``StageAction``), in-process or as a deployment.
 
 ``settings.flow_dispatch``:
-- ``inprocess`` (embedded default): the flow runs as an asyncio task in the caller's event loop (the
-  API's); ``drain()`` awaits the ones still running (call it at shutdown). About 0.2 s per run.
+- ``inprocess`` (embedded default): the flow runs in this process, on an event loop of its own in a
+  background thread — not on the API's loop, which keeps answering requests while Prefect's engine
+  works; ``drain()`` awaits the ones still running (call it at shutdown). About 0.2 s per run.
 - ``deployment``: ``run_deployment(..., timeout=0)`` creates a run of ``<flow>/<deployment_suffix>``
   that a worker (or ``registro.serve``) executes; returns in about 0.1 s.
 
@@ -13,7 +14,9 @@ so ``flows.recovery.redispatch_stale_actions`` will carry it out; the failure is
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 from typing import Any
 
 import anyio
@@ -33,7 +36,20 @@ STAGE_FLOW_OF_EVENT: dict[Event, Flow[..., Any]] = {
     event: STAGE_FLOWS[stage] for event, stage in STAGE_OF_EVENT.items()
 }
 
-_running: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
+_running: set[concurrent.futures.Future[None]] = set()
+_flow_loop: asyncio.AbstractEventLoop | None = None
+_flow_loop_lock = threading.Lock()
+
+
+def flow_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of the in-process stage flows, started on first use in a daemon thread."""
+    global _flow_loop
+    with _flow_loop_lock:
+        if _flow_loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="stage-flows", daemon=True).start()
+            _flow_loop = loop
+        return _flow_loop
 
 
 def deployment_name(flow: Flow[..., Any]) -> str:
@@ -61,9 +77,9 @@ async def dispatch(action_id: int) -> None:
     if get_settings().flow_dispatch == FlowDispatch.DEPLOYMENT:
         await _run_deployment(flow, parameters, run_name(flow.name, action_id, application_id))
         return
-    task = asyncio.create_task(_run_inprocess(flow, parameters), name=run_name(flow.name, action_id, application_id))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    future = asyncio.run_coroutine_threadsafe(_run_inprocess(flow, parameters), flow_loop())
+    _running.add(future)
+    future.add_done_callback(_running.discard)
 
 
 async def _run_inprocess(flow: Flow[..., Any], parameters: dict[str, Any]) -> None:
@@ -97,7 +113,7 @@ def running() -> int:
 async def drain() -> None:
     """Awaits every in-process stage flow still running (API shutdown). Errors are already logged."""
     while _running:
-        await asyncio.gather(*list(_running), return_exceptions=True)
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in list(_running)), return_exceptions=True)
 
 
 def dispatch_sync(action_id: int) -> None:
