@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
@@ -113,6 +114,7 @@ def create_app(**overrides: Any) -> FastAPI:
     api.include_router(notifications.router)
     api.include_router(reports.router)
     app.include_router(api)
+    app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)  # until the web pages
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
     return app
 

@@ -57,3 +57,8 @@ def test_openapi_is_served_in_italian() -> None:
     assert operation["summary"].startswith("Esito: richiesta di integrazioni")
     assert "409" in operation["responses"]
     assert client.get("/docs").status_code == 200
+
+
+def test_root_leads_to_the_api_documentation(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/docs"
