@@ -72,7 +72,7 @@ class Factory:
         employees_each: int = 3,
         documents: list[DocumentKind] | None = None,
     ) -> Application:
-        from registro.fake_enterprises import make_roster
+        from registro.fake_enterprises import MAX_SEED, make_roster
 
         application = Application(
             district_id=district.id,  # type: ignore[arg-type]
@@ -85,7 +85,9 @@ class Factory:
         )
         self.session.add(application)
         self.session.flush()
-        for i, row in enumerate(make_roster(enterprises, seed=application.id or 0, employees_each=employees_each), 1):
+        for i, row in enumerate(
+            make_roster(enterprises, seed=(application.id or 0) % MAX_SEED, employees_each=employees_each), 1
+        ):
             self.session.add(MemberEnterprise(application_id=application.id, row_no=i, **row))  # type: ignore[arg-type]
         kinds = documents if documents is not None else self.profile.section(district.section).required_documents
         for kind_ in kinds:

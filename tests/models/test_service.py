@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.application import Application, ProtocolEntry
 from models.district import District
@@ -36,7 +36,9 @@ def test_happy_path_to_registry_entry(factory: Factory, session: Session) -> Non
     assert act.number == 1 and act.valid_from == j.day.date()
     assert act.valid_until == date(j.day.year + 3, j.day.month, j.day.day) - timedelta(days=1)
     assert (entry.valid_until, entry.enterprises, entry.employees) == (act.valid_until, 50, 150)
-    events = session.exec(select(AuditEvent.event).where(AuditEvent.application_id == j.app.id)).all()
+    events = session.exec(
+        select(AuditEvent.event).where(AuditEvent.application_id == j.app.id).order_by(col(AuditEvent.id))
+    ).all()
     assert events == [Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE, Event.APPROVE, Event.ISSUE_ACT]
 
 
