@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import errors
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
+from api.pages import public as public_pages
 from api.routers import (
     applications,
     committee,
@@ -114,7 +115,8 @@ def create_app(**overrides: Any) -> FastAPI:
     api.include_router(notifications.router)
     api.include_router(reports.router)
     app.include_router(api)
-    app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)  # until the web pages
+    app.include_router(public_pages.router)
+    app.add_api_route("/", lambda: RedirectResponse("/registro"), include_in_schema=False)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
     return app
 

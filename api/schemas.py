@@ -278,6 +278,7 @@ RegistryStatus = Literal["active", "renewal_in_progress", "expired", "revoked", 
 
 
 class RegistryEntryPublic(BaseModel):
+    district_id: int
     district_name: str
     section: int
     section_name: str

@@ -265,8 +265,8 @@ def _banner(settings: Settings, data_dir: Path, elapsed: float) -> None:
     else:
         mail = f"catturata in {data_dir / 'mail'} (smtp://127.0.0.1:{settings.smtp_port})"
     say(f"Registro Distretti è in esecuzione (pronto in {elapsed:.1f} s)")
+    say(f"  Registro pubblico:     {api}/registro")
     say(f"  API (documentazione):  {api}/docs")
-    say(f"  Registro pubblico:     {api}/api/v1/registry")
     say(f"  Interfaccia Prefect:   http://127.0.0.1:{settings.prefect_port}")
     say(f"  Posta:                 {mail}")
     say(f"  Dati e log:            {data_dir} (log in {data_dir / 'log'})")

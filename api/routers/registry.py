@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api.deps import ProfileDep, SessionDep
 from api.schemas import RegistryEntryPublic, RegistryStatus
 from models.application import Application
 from models.district import District
 from models.enums import State
+from models.profiles import RegionProfile
 from models.registry import RecognitionAct, RegistryEntry
 
 router = APIRouter(prefix="/registry", tags=["Registro pubblico"])
@@ -33,6 +34,18 @@ def registry(
     section: Annotated[int | None, Query(description="Numero della sezione")] = None,
     status: Annotated[RegistryStatus | None, Query(description="Stato dell'iscrizione")] = None,
 ) -> list[RegistryEntryPublic]:
+    return registry_entries(session, profile, section=section, status=status)
+
+
+def registry_entries(
+    session: Session,
+    profile: RegionProfile,
+    *,
+    section: int | None = None,
+    status: str | None = None,
+    district_id: int | None = None,
+) -> list[RegistryEntryPublic]:
+    """The public entries (what the law makes public), ordered by section and name; JSON and pages share it."""
     query: Any = (
         select(RegistryEntry, District, Application.state, RecognitionAct)
         .join(District, col(District.id) == col(RegistryEntry.district_id))
@@ -45,14 +58,17 @@ def registry(
         query = query.where(RegistryEntry.section == section)
     if status is not None:
         query = query.where(col(Application.state).in_([s for s, (code, _) in STATUS_OF.items() if code == status]))
+    if district_id is not None:
+        query = query.where(RegistryEntry.district_id == district_id)
     return [_public(entry, district, state, act, profile) for entry, district, state, act in session.exec(query).all()]
 
 
 def _public(
-    entry: RegistryEntry, district: District, state: State, act: RecognitionAct | None, profile: Any
+    entry: RegistryEntry, district: District, state: State, act: RecognitionAct | None, profile: RegionProfile
 ) -> RegistryEntryPublic:
     code, label = STATUS_OF[state]
     return RegistryEntryPublic(
+        district_id=district.id or 0,
         district_name=district.name,
         section=entry.section,
         section_name=profile.section(entry.section).name if profile.has_section(entry.section) else "",

@@ -59,6 +59,6 @@ def test_openapi_is_served_in_italian() -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_root_leads_to_the_api_documentation(client: TestClient) -> None:
+def test_root_leads_to_the_public_registry(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307 and response.headers["location"] == "/docs"
+    assert response.status_code == 307 and response.headers["location"] == "/registro"

@@ -56,8 +56,8 @@ def test_registry_is_public_and_filtered(client: TestClient, factory: Factory, s
     assert entry["act_number"] == "n. 1/2025" and entry["act_date"] == "2025-05-05"
     assert entry["enterprises"] == 2 and entry["employees"] == 6 and entry["representative_org"]
     assert set(entry) == {
-        "district_name", "section", "section_name", "representative_org", "enterprises", "employees", "act_type",
-        "act_number", "act_date", "publication_ref", "valid_from", "valid_until", "status", "status_label",
+        "district_id", "district_name", "section", "section_name", "representative_org", "enterprises", "employees",
+        "act_type", "act_number", "act_date", "publication_ref", "valid_from", "valid_until", "status", "status_label",
     }  # fmt: skip
     sixth = client.get(f"{API}/registry", params={"section": 6}).json()
     assert [e["district_name"] for e in sixth] == ["Distretto C", "Distretto D"]
