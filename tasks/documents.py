@@ -1,13 +1,14 @@
 """Documents the procedure issues: rendered from a template, stored by content hash, protocolled.
 
-``render_document`` is the single place that turns a template into bytes: HTML today, PDF later
-(only that function and ``RenderedDocument`` change). ``issue_document`` runs inside the stage's
+``render_document`` is the single place that turns a template into bytes: the Jinja2 template's
+HTML, laid out as PDF by xhtml2pdf (pure Python, about 20 ms a page). ``issue_document`` runs inside the stage's
 transaction, after ``apply_event``: the act number, the deadlines and the protocol it cites exist
 by then, and the document commits (or rolls back) together with the state change.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from dataclasses import dataclass
@@ -37,10 +38,20 @@ class RenderedDocument:
     extension: str
 
 
+class DocumentRenderingError(RuntimeError):
+    """The layout engine could not produce the PDF (a template bug, never the user's input)."""
+
+
 def render_document(template: str, **context: Any) -> RenderedDocument:
-    """THE rendering of an issued document (``notifications/templates/documents/<template>.html.j2``)."""
+    """THE rendering of an issued document (``notifications/templates/documents/<template>.html.j2``) to PDF."""
+    from xhtml2pdf import pisa
+
     html = render(f"documents/{template}.html.j2", **context)
-    return RenderedDocument(html.encode("utf-8"), "text/html; charset=utf-8", "html")
+    out = io.BytesIO()
+    status = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    if status.err:
+        raise DocumentRenderingError(f"impaginazione PDF non riuscita per il modello «{template}»")
+    return RenderedDocument(out.getvalue(), "application/pdf", "pdf")
 
 
 def store_file(files_dir: Path, content: bytes) -> tuple[str, Path]:

@@ -159,3 +159,13 @@ class Journey:
         self.score(80)
         self.do(Event.APPROVE)
         self.do(Event.ISSUE_ACT, publication_ref="BURP n. 1")
+
+
+def pdf_text(content: bytes) -> str:
+    """The text of an issued PDF (a real parse: the file must open), white space folded."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    assert content.startswith(b"%PDF-"), content[:20]
+    return " ".join("".join(page.extract_text() for page in PdfReader(BytesIO(content)).pages).split())

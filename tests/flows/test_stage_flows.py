@@ -15,7 +15,7 @@ from models.enums import ActionStatus, DocumentKind, Event, ProtocolDirection, S
 from models.protocol import sha256_hex
 from models.registry import RecognitionAct, RegistryEntry
 from registro.settings import get_settings
-from tests.factories import Factory
+from tests.factories import Factory, pdf_text
 from tests.tasks.stage_driver import StageDriver
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
@@ -40,7 +40,8 @@ def document_text(driver: StageDriver, kind: DocumentKind) -> tuple[str, Any]:
     path = Path(get_settings().files_dir) / document.sha256[:2] / document.sha256
     content = path.read_bytes()
     assert sha256_hex(content) == document.sha256 and len(content) == document.size
-    return content.decode("utf-8"), document
+    assert document.content_type == "application/pdf"
+    return pdf_text(content), document
 
 
 def test_recognition_journey(factory: Factory, session: Session) -> None:

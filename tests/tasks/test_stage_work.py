@@ -18,7 +18,7 @@ from models.registry import RecognitionAct
 from registro.settings import get_settings
 from tasks import stage_work
 from tasks.stage_work import STAGE_EVENTS, Stage, carry_out, is_transient, run_name
-from tests.factories import Factory
+from tests.factories import Factory, pdf_text
 from tests.tasks.stage_driver import StageDriver
 
 
@@ -47,7 +47,7 @@ def test_submission_applies_event_issues_receipt_and_frees_the_file(factory: Fac
     assert d.audit(Event.SUBMIT).flow_run_id == "run-1"
     [receipt] = d.documents(DocumentKind.RECEIPT)
     assert receipt.protocol_id == app.protocol_id and receipt.id == outcome.document_id
-    text = (get_settings().files_dir / receipt.sha256[:2] / receipt.sha256).read_text(encoding="utf-8")
+    text = pdf_text((get_settings().files_dir / receipt.sha256[:2] / receipt.sha256).read_bytes())
     assert d.district.name in text and "Ricevuta di presentazione" in text
     protocol = session.get(ProtocolEntry, app.protocol_id)
     assert protocol is not None and protocol.label in text
@@ -136,9 +136,9 @@ def test_recognition_decree_act_protocol_and_file(factory: Factory, session: Ses
     assert outcome.status == ActionStatus.DONE and outcome.state == State.ACTIVE
     act = session.exec(select(RecognitionAct).where(RecognitionAct.application_id == d.app.id)).one()
     [decree] = d.documents(DocumentKind.RECOGNITION_ACT)
-    assert act.document_id == decree.id and decree.filename == f"recognition-act-{act.year}-{act.number}.html"
+    assert act.document_id == decree.id and decree.filename == f"recognition-act-{act.year}-{act.number}.pdf"
     path = Path(get_settings().files_dir) / decree.sha256[:2] / decree.sha256
-    text = path.read_text(encoding="utf-8")
+    text = pdf_text(path.read_bytes())
     assert f"n. {act.number}/{act.year}" in text and d.district.name in text
     assert act.valid_until.strftime("%d/%m/%Y") in text and "BURP n. 12 del 2026" in text
     assert "DETERMINA" in text and "Distretti produttivi" in text  # Puglia: determinazione dirigenziale
