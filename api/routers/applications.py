@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlmodel import col, select
 
 from api.actions import claim_edit, ensure_editable
+from api.calendar import deadlines, to_ics
 from api.deps import Ctx, CurrentApplication
 from api.errors import Conflict
 from api.read import application_detail, application_read, list_applications
 from api.schemas import ActionRead, ApplicationCreateIn, ApplicationDetail, ApplicationRead, Page
 from models.access import ensure_can_see
 from models.application import Application, ApplicationUpdate, StageAction
+from models.base import local_date
 from models.district import District
 from models.enums import ApplicationKind, Role, State
 from models.errors import Forbidden, InvalidInput, NotFound
@@ -125,6 +128,19 @@ def list_(
 @router.get("/applications/{application_id}", response_model=ApplicationDetail, summary="Una domanda con la sua storia")
 def read_application(application: CurrentApplication, ctx: Ctx) -> ApplicationDetail:
     return application_detail(ctx.session, application, user=ctx.user, profile=ctx.profile, now=ctx.now)
+
+
+@router.get(
+    "/applications/{application_id}/deadlines.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "Le scadenze in formato iCalendar"}},
+    summary="Scadenze della domanda (iCalendar)",
+)
+def deadlines_calendar(application: CurrentApplication, ctx: Ctx) -> Response:
+    items = deadlines(ctx.session, application=application, profile=ctx.profile, today=local_date(ctx.now))
+    body = to_ics(items, application_id=application.id or 0, stamp=ctx.now.astimezone(UTC))
+    headers = {"Content-Disposition": f'attachment; filename="scadenze-domanda-{application.id}.ics"'}
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 
 
 @router.get("/actions/{action_id}", response_model=ActionRead, summary="Stato di un'azione richiesta")
