@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -22,7 +23,7 @@ from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import RegionProfile
 from models.registry import AnnualReport
-from notifications.rendering import render, render_block, render_blocks
+from notifications.rendering import render, render_blocks
 
 
 @dataclass(frozen=True)
@@ -97,53 +98,14 @@ def queue_notifications(
         "office": profile.office_of(application.section),
     }
     for kind in kinds:
-        message = MESSAGES[kind]
-        for recipient in recipients(session, application=application, to_office=message.to_office, profile=profile):
+        to_office = MESSAGES[kind].to_office
+        for recipient in recipients(session, application=application, to_office=to_office, profile=profile):
             key = f"{kind}:app{application.id}:audit{audit.id}:{recipient}"
-            queued.extend(
-                _queue(
-                    session,
-                    key=key,
-                    kind=kind,
-                    recipient=recipient,
-                    message=message,
-                    now=now,
-                    application_id=application.id,
-                    context=context,
-                )
-            )
+            if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first() is None:
+                row = Notification(**_row(Pending(key, kind, recipient, application.id, context), now))
+                session.add(row)
+                queued.append(row)
     return queued
-
-
-def _queue(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    recipient: str,
-    message: MessageKind,
-    now: datetime,
-    application_id: int | None,
-    context: Mapping[str, object],
-) -> list[Notification]:
-    if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first() is not None:
-        return []
-    subject = render_block(message.template, "subject", **context)
-    body = render_block(message.template, "body", **context)
-    html = render("mail/layout.html.j2", subject=subject, body=body)
-    row = Notification(
-        idempotency_key=key,
-        application_id=application_id,
-        kind=kind,
-        recipient=recipient,
-        subject=subject[:300],
-        body_text=body,
-        body_html=html,
-        created_at=now,
-        next_attempt_at=now,
-    )
-    session.add(row)
-    return [row]
 
 
 @dataclass(frozen=True)
@@ -181,7 +143,7 @@ def queue_many(session: Session, *, messages: Sequence[Pending], now: datetime) 
     return queued
 
 
-def _row(message: Pending, now: datetime) -> dict[str, object]:
+def _row(message: Pending, now: datetime) -> dict[str, Any]:
     subject, body = render_blocks(MESSAGES[message.kind].template, ("subject", "body"), **message.context)
     return {
         "idempotency_key": message.key,

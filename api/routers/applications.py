@@ -58,9 +58,12 @@ def _check_new(ctx: Ctx, body: ApplicationCreateIn, district: District) -> None:
 
 
 def _no_renewal_after_expiry(ctx: Ctx, district: District) -> None:
-    entry = ctx.session.exec(select(RegistryEntry).where(RegistryEntry.district_id == district.id)).first()
-    state = ctx.session.get(Application, entry.application_id).state if entry else None  # type: ignore[union-attr]
-    if entry is not None and state == State.EXPIRED and entry.valid_until is not None:
+    entry = ctx.session.exec(
+        select(RegistryEntry)
+        .join(Application, col(Application.id) == col(RegistryEntry.application_id))
+        .where(RegistryEntry.district_id == district.id, Application.state == State.EXPIRED)
+    ).first()
+    if entry is not None and entry.valid_until is not None:
         raise Conflict(
             f"il riconoscimento è scaduto il {entry.valid_until:%d/%m/%Y}: il rinnovo non è più possibile, "
             "occorre presentare una nuova domanda di riconoscimento",
