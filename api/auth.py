@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from api.deps import CurrentToken, CurrentUser, NowDep, SessionDep, token_hash
 from api.errors import TooManyAttempts, Unauthorized
@@ -81,20 +81,16 @@ def _equal_time_miss(password: str) -> None:
     verify_password(_dummy_hash[0], password)
 
 
-@router.post("/token", response_model=TokenRead, summary="Accesso: restituisce un token")
-def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    request: Request,
-    session: SessionDep,
-    now: NowDep,
-    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
-) -> TokenRead:
-    key = (form.username.strip().lower(), request.client.host if request.client else "-")
+def authenticate(
+    session: Session, throttle: LoginThrottle, *, username: str, password: str, address: str, now: datetime
+) -> tuple[User, str, datetime]:
+    """Checks the password (throttled per username and address) and issues a new opaque token."""
+    key = (username.strip().lower(), address)
     throttle.check(key, now)
-    user = session.exec(select(User).where(User.username == form.username.strip())).first()
+    user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None:
-        _equal_time_miss(form.password)
-    if user is None or not user.active or not verify_password(user.password_hash, form.password):
+        _equal_time_miss(password)
+    if user is None or not user.active or not verify_password(user.password_hash, password):
         throttle.failed(key, now)
         raise Unauthorized("nome utente o password non corretti")
     throttle.succeeded(key)
@@ -103,6 +99,21 @@ def login(
     session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id, col(ApiToken.expires_at) <= now))
     session.add(ApiToken(token_hash=token_hash(token), user_id=user.id, created_at=now, expires_at=expires_at))  # type: ignore[arg-type]
     session.commit()
+    return user, token, expires_at
+
+
+@router.post("/token", response_model=TokenRead, summary="Accesso: restituisce un token")
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
+) -> TokenRead:
+    address = request.client.host if request.client else "-"
+    _, token, expires_at = authenticate(
+        session, throttle, username=form.username, password=form.password, address=address, now=now
+    )
     return TokenRead(access_token=token, expires_at=expires_at)
 
 

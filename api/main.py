@@ -6,16 +6,18 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
-from api.pages import public as public_pages
+from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
 from api.routers import (
     applications,
     committee,
@@ -115,7 +117,10 @@ def create_app(**overrides: Any) -> FastAPI:
     api.include_router(notifications.router)
     api.include_router(reports.router)
     app.include_router(api)
-    app.include_router(public_pages.router)
+    for pages in (public, account, office, application_page, committee_pages, district_pages, reports_pages):
+        app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
+    web.install(app)
     app.add_api_route("/", lambda: RedirectResponse("/registro"), include_in_schema=False)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
     return app

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ProfileDep, SessionDep
+from api.deps import NowDep, ProfileDep, SessionDep
+from api.pages import web
 from api.routers.registry import STATUS_OF, registry_entries
-from notifications.rendering import render
 
 router = APIRouter(include_in_schema=False)
 STATUSES = list(dict.fromkeys(STATUS_OF.values()))  # (code, label), in the table's order
 
 
-def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(render(f"pages/{template}", **context), status_code=status_code)
+def page(request: Request, session: Any, now: Any, template: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    """A public page, which still shows who is logged in (if anyone)."""
+    request.state.user = web.session_user(request, session, now)
+    return web.page(request, template, status_code, **ctx)
 
 
 @router.get("/registro", response_class=HTMLResponse)
-def registry_page(session: SessionDep, profile: ProfileDep, sezione: str = "", stato: str = "") -> HTMLResponse:
+def registry_page(
+    request: Request, session: SessionDep, now: NowDep, profile: ProfileDep, sezione: str = "", stato: str = ""
+) -> HTMLResponse:
     errors = []
     section = int(sezione) if sezione.isdigit() and profile.has_section(int(sezione)) else None
     if sezione and section is None:
@@ -29,13 +33,17 @@ def registry_page(session: SessionDep, profile: ProfileDep, sezione: str = "", s
     if stato and status is None:
         errors.append(f"stato «{stato[:20]}» sconosciuto")
     entries = [] if errors else registry_entries(session, profile, section=section, status=status)
-    return page("registry.html.j2", 422 if errors else 200, profile=profile, entries=entries, section=section,
-                status=status, statuses=STATUSES, errors=errors)  # fmt: skip
+    return page(
+        request, session, now, "registry.html.j2", 422 if errors else 200,
+        profile=profile, entries=entries, section=section, status=status, statuses=STATUSES, errors=errors,
+    )  # fmt: skip
 
 
 @router.get("/registro/{district_id}", response_class=HTMLResponse)
-def district_card(district_id: int, session: SessionDep, profile: ProfileDep) -> HTMLResponse:
+def district_card(
+    request: Request, district_id: int, session: SessionDep, now: NowDep, profile: ProfileDep
+) -> HTMLResponse:
     entries = registry_entries(session, profile, district_id=district_id)
     if not entries:
-        return page("not_found.html.j2", 404, profile=profile, what=f"distretto {district_id}")
-    return page("district_card.html.j2", profile=profile, entry=entries[0])
+        return page(request, session, now, "not_found.html.j2", 404, profile=profile, what=f"distretto {district_id}")
+    return page(request, session, now, "district_card.html.j2", profile=profile, entry=entries[0])

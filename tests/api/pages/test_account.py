@@ -1,0 +1,103 @@
+"""Login and logout through the pages: cookie session, CSRF, throttling, safe redirects, headers."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.pages.web import CSRF_COOKIE, SESSION_COOKIE
+from tests.api_support import People
+from tests.factories import PASSWORD
+from tests.pages_support import csrf_of, page_login, submit_form
+
+
+def test_a_page_of_the_office_sends_an_anonymous_visitor_to_the_login(client: TestClient) -> None:
+    response = client.get("/ufficio/pratiche?stato=draft", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/accesso?dopo=%2Fufficio%2Fpratiche%3Fstato%3Ddraft"
+
+
+def test_login_sets_an_http_only_same_site_cookie_and_lands_by_role(client: TestClient, people: People) -> None:
+    token = csrf_of(client.get("/accesso").text)
+    response = client.post(
+        "/accesso",
+        data={"username": people.rep.username, "password": "password-di-prova", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 401  # the factory's password is another
+    response = page_login(client, people.rep)
+    cookie = next(c for c in response.history[0].headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert response.url.path == "/distretto" or response.history[0].headers["location"] == "/distretto"
+
+
+def test_wrong_password_shows_the_form_again_with_the_reason(client: TestClient, people: People) -> None:
+    response = submit_form(
+        client, "/accesso", "/accesso", {"username": people.official.username, "password": "sbagliata"}
+    )
+    assert response.status_code == 401
+    assert "nome utente o password non corretti" in response.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+def test_repeated_failures_are_throttled(client: TestClient, people: People) -> None:
+    for _ in range(5):
+        submit_form(client, "/accesso", "/accesso", {"username": people.official.username, "password": "x"})
+    response = submit_form(client, "/accesso", "/accesso", {"username": people.official.username, "password": "x"})
+    assert response.status_code == 429
+    assert "troppi tentativi" in response.text
+
+
+def test_a_form_without_the_csrf_token_is_refused(client: TestClient, people: People) -> None:
+    client.get("/accesso")
+    response = client.post(
+        "/accesso", data={"username": people.official.username, "password": "x"}, follow_redirects=False
+    )
+    assert response.status_code == 403
+    assert "il modulo è scaduto o non proviene da questo sito" in response.text
+    forged = client.post(
+        "/accesso",
+        data={"username": people.official.username, "password": "x", "csrf_token": "0" * 64},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+
+
+def test_the_csrf_token_is_bound_to_the_browser(client: TestClient, people: People) -> None:
+    token = csrf_of(client.get("/accesso").text)
+    other = TestClient(client.app)
+    other.get("/accesso")
+    assert other.cookies.get(CSRF_COOKIE) != client.cookies.get(CSRF_COOKIE)
+    response = other.post(
+        "/accesso", data={"username": "x", "password": "y", "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 403
+
+
+def test_after_login_the_browser_goes_back_only_to_a_page_of_this_site(client: TestClient, people: People) -> None:
+    page = client.get("/accesso?dopo=/registro")
+    data = {"username": people.official.username, "password": PASSWORD, "csrf_token": csrf_of(page.text)}
+    response = client.post("/accesso", data={**data, "dopo": "//esempio.invalid/x"}, follow_redirects=False)
+    assert response.headers["location"] == "/ufficio"
+
+
+def test_logout_ends_the_session(client: TestClient, people: People) -> None:
+    page_login(client, people.official)
+    assert client.get("/accesso", follow_redirects=False).status_code == 303  # already logged in
+    response = submit_form(client, "/registro", "/uscita", {})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/accesso"
+    assert client.get("/ufficio", follow_redirects=False).headers["location"].startswith("/accesso")
+
+
+def test_pages_carry_security_headers(client: TestClient) -> None:
+    response = client.get("/registro")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert client.get("/api/v1/registry").headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_json_api_ignores_the_session_cookie(client: TestClient, people: People) -> None:
+    page_login(client, people.official)
+    assert client.get("/api/v1/auth/me").status_code == 401
