@@ -32,7 +32,7 @@ from api.pages.district_common import (
 )
 from api.pages.web import CsrfChecked
 from api.read import application_read, application_reads, document_reads
-from api.routers.applications import _check_new, create_application, update_application
+from api.routers.applications import check_new_application, create_application, update_application
 from api.routers.documents import OUTBOUND, UPLOAD_STATES, upload_document
 from api.routers.registry import registry_entries
 from api.routers.reports import list_reports
@@ -119,7 +119,7 @@ def _home(ctx: Context, district: District) -> dict[str, Any]:
 def check_new(ctx: Context, district: District, kind: ApplicationKind, renewal_of_id: int | None = None) -> str | None:
     """Why the API would refuse a new application of this kind now (None: it would accept it)."""
     try:
-        _check_new(ctx, ApplicationCreateIn(kind=kind, renewal_of_id=renewal_of_id), district)
+        check_new_application(ctx, ApplicationCreateIn(kind=kind, renewal_of_id=renewal_of_id), district)
     except DomainError as exc:
         return exc.message
     return None

@@ -21,7 +21,7 @@ from api.pages import web
 from api.pages.district_common import FormErrors, RepCtx, form_errors, own_district
 from api.pages.web import CsrfChecked
 from api.report_schemas import ReportIn
-from api.routers.reports import _report_of, attach_file, download_file, file_report, report_read
+from api.routers.reports import attach_file, download_file, file_report, report_of_year, report_read
 from models.district import District
 from models.enums import State
 from models.errors import DomainError
@@ -235,7 +235,7 @@ def report_attach(year: int, ctx: RepCtx, file: Annotated[UploadFile | None, Fil
     if file is None or not file.filename:
         return web.redirect(back, "Allegato: selezionare il file da allegare.", error=True)
     try:
-        read = attach_file(_report_of(ctx, district.id or 0, year), ctx, file)
+        read = attach_file(report_of_year(ctx, district.id or 0, year), ctx, file)
     except DomainError as exc:
         ctx.session.rollback()
         return web.redirect(back, f"Allegato non aggiunto: {exc.message}.", error=True)
@@ -244,7 +244,7 @@ def report_attach(year: int, ctx: RepCtx, file: Annotated[UploadFile | None, Fil
 
 @router.get("/distretto/relazioni/{year}/allegati/{document_id}", response_class=FileResponse)
 def report_file(year: int, document_id: int, ctx: RepCtx) -> FileResponse:
-    return download_file(_report_of(ctx, own_district(ctx).id or 0, year), document_id, ctx)
+    return download_file(report_of_year(ctx, own_district(ctx).id or 0, year), document_id, ctx)
 
 
 def _view(
@@ -259,7 +259,7 @@ def _view(
 ) -> HTMLResponse:
     common = {"district": district, "year": year, "form": errors, "errors": errors.summary, "invalid": invalid}
     try:
-        report = _report_of(ctx, district.id or 0, year)
+        report = report_of_year(ctx, district.id or 0, year)
     except DomainError as exc:  # 409: the year is not open yet, or the district was not registered then
         return web.page(request, "district/report.html.j2", exc.status_code, report=None, refusal=exc.message, **common)
     read = report_read(ctx, report)

@@ -26,7 +26,7 @@ from models.registry import RegistryEntry
 router = APIRouter(tags=["Domande"])
 
 
-def _check_new(ctx: Ctx, body: ApplicationCreateIn, district: District) -> None:
+def check_new_application(ctx: Ctx, body: ApplicationCreateIn, district: District) -> None:
     census = ctx.profile.section(district.section).census
     if census != (body.kind == ApplicationKind.CENSUS):
         reason = (
@@ -79,7 +79,7 @@ def create_application(body: ApplicationCreateIn, ctx: Ctx) -> ApplicationRead:
     district = ctx.session.get(District, district_id)
     if district is None:
         raise NotFound(f"distretto {district_id} non trovato")
-    _check_new(ctx, body, district)
+    check_new_application(ctx, body, district)
     application = Application(
         **body.model_dump(include={"kind", "renewal_of_id", "programme_summary", "specificity"}),
         district_id=district_id,

@@ -90,7 +90,7 @@ def read_report(report: CurrentReport, ctx: Ctx) -> ReportRead:
 def file_report(district_id: int, year: int, body: ReportIn, ctx: Ctx) -> ReportRead:
     if ctx.user.role != Role.REPRESENTATIVE or ctx.user.district_id != district_id:
         raise Forbidden("solo il rappresentante del distretto può trasmettere la sua relazione annuale")
-    report = _report_of(ctx, district_id, year)
+    report = report_of_year(ctx, district_id, year)
     if report.state != State.REPORT_OPEN:
         raise Conflict(
             f"la relazione per l'anno {year} è già stata trasmessa ({STATE_LABELS[report.state]})",
@@ -164,7 +164,7 @@ def _review(ctx: Ctx, report: AnnualReport, event: Event, payload: dict[str, str
     return report_read(ctx, report)
 
 
-def _report_of(ctx: Ctx, district_id: int, year: int) -> AnnualReport:
+def report_of_year(ctx: Ctx, district_id: int, year: int) -> AnnualReport:
     entry = ctx.session.exec(select(RegistryEntry).where(RegistryEntry.district_id == district_id)).first()
     if entry is None:
         raise Conflict("il distretto non è iscritto nel registro: non ha relazioni annuali da trasmettere")
