@@ -309,6 +309,7 @@ def install(app: FastAPI) -> None:
         (StarletteHTTPException, errors.on_http_error),
         (IntegrityError, errors.on_integrity_error),
         (OperationalError, errors.on_operational_error),
+        (Exception, errors.on_unexpected_error),
     ):
         app.add_exception_handler(exc_class, _as_page_for_browsers(json_handler))
     app.add_middleware(SecurityHeaders)
@@ -317,7 +318,7 @@ def install(app: FastAPI) -> None:
 ERROR_TITLES = {
     401: "Accesso richiesto", 403: "Accesso non consentito", 404: "Pagina non trovata",
     409: "Operazione non consentita ora", 413: "File troppo grande", 422: "Dati non validi",
-    503: "Servizio momentaneamente non disponibile",
+    500: "Errore interno", 503: "Servizio momentaneamente non disponibile",
 }  # fmt: skip
 
 

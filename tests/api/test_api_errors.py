@@ -12,16 +12,24 @@ from api.main import create_app
 def _app_with_failing_routes() -> FastAPI:
     app = create_app()
 
-    @app.get("/boom/integrity")
+    @app.get("/api/v1/boom/integrity")
     def integrity() -> None:
         raise IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed"))
 
-    @app.get("/boom/db-down")
+    @app.get("/api/v1/boom/db-down")
     def db_down() -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    @app.get("/boom/bug")
+    @app.get("/api/v1/boom/bug")
     def bug() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    @app.get("/pagina-guasta/db-down")
+    def page_db_down() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    @app.get("/pagina-guasta/bug")
+    def page_bug() -> None:
         raise ZeroDivisionError("division by zero")
 
     return app
@@ -36,11 +44,11 @@ def test_framework_errors_are_italian_json(client: TestClient) -> None:
 
 def test_database_and_unexpected_errors_never_leak_a_trace() -> None:
     client = TestClient(_app_with_failing_routes(), raise_server_exceptions=False)
-    conflict = client.get("/boom/integrity")
+    conflict = client.get("/api/v1/boom/integrity")
     assert conflict.status_code == 409 and conflict.json()["code"] == "conflitto"
-    down = client.get("/boom/db-down")
+    down = client.get("/api/v1/boom/db-down")
     assert down.status_code == 503 and "non è al momento raggiungibile" in down.json()["detail"]
-    bug = client.get("/boom/bug")
+    bug = client.get("/api/v1/boom/bug")
     assert bug.status_code == 500
     assert bug.json() == {
         "detail": "errore interno imprevisto: l'operazione non è stata eseguita",
@@ -62,3 +70,19 @@ def test_openapi_is_served_in_italian() -> None:
 def test_root_leads_to_the_public_registry(client: TestClient) -> None:
     response = client.get("/", follow_redirects=False)
     assert response.status_code == 307 and response.headers["location"] == "/registro"
+
+
+def test_a_page_shows_the_same_errors_as_an_italian_page() -> None:
+    client = TestClient(_app_with_failing_routes(), raise_server_exceptions=False)
+    down = client.get("/pagina-guasta/db-down")
+    assert down.status_code == 503 and down.headers["content-type"].startswith("text/html")
+    assert (
+        "non è al momento raggiungibile" in down.text
+        and "<h1>Servizio momentaneamente non disponibile</h1>" in down.text
+    )
+    bug = client.get("/pagina-guasta/bug")
+    assert bug.status_code == 500 and bug.headers["content-type"].startswith("text/html")
+    assert "errore interno imprevisto" in bug.text
+    assert "Traceback" not in bug.text and "ZeroDivision" not in bug.text
+    missing = client.get("/pagina-che-non-esiste")
+    assert missing.status_code == 404 and "<h1>Pagina non trovata</h1>" in missing.text
