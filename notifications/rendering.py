@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,39 @@ def _it_date(value: date | datetime | None) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def _italian(text: str) -> str:
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def euro(value: object) -> str:
+    """1234.5 → «1.234,50» (Italian separators); «—» when not given."""
+    return _italian(f"{value:,.2f}") if isinstance(value, int | float) else "—"
+
+
+def number(value: object) -> str:
+    """38.5 → «38,5», 40.0 → «40», 1234567 → «1.234.567» (two decimals at most); «—» when not given."""
+    if not isinstance(value, int | float):
+        return "—"
+    text = f"{value:,.2f}"
+    return _italian(text.rstrip("0").rstrip(".") if "." in text else text)
+
+
+def exact_number(value: float | int) -> str:
+    """A number written back into a form, Italian decimal comma, every digit kept, no exponent:
+    1234567.5 → «1234567,5», 40.0 → «40» (a form reads it back as the same number)."""
+    text = format(Decimal(repr(value)).normalize(), "f")
+    return text.replace(".", ",")
+
+
+def file_size(size: int) -> str:
+    """48 → «48 byte», 2150 → «2,1 kB», 3_500_000 → «3,3 MB»."""
+    if size < 1024:
+        return f"{size} byte"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} kB".replace(".", ",")
+    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
+
+
 @lru_cache
 def environment() -> Environment:
     env = Environment(
@@ -33,6 +67,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["data"] = _it_date
+    env.filters["euro"] = euro
+    env.filters["numero"] = number
+    env.filters["dimensione"] = file_size
     return env
 
 

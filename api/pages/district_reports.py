@@ -26,6 +26,7 @@ from models.district import District
 from models.enums import State
 from models.errors import DomainError
 from models.roster import FIELD_LABELS, FIELDS, ROSTER_CSV_HEADER
+from notifications.rendering import exact_number
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
 
@@ -173,7 +174,7 @@ def _rows_from_content(content: dict[str, Any]) -> dict[str, Any]:
     def text(value: Any) -> str:
         if value is None:
             return ""
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return exact_number(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
     activities = [
         {ACTIVITY_INPUTS[k][0]: text(a.get(k)) for k in ACTIVITY_INPUTS} for a in content.get("activities") or []

@@ -29,6 +29,7 @@ from models.enums import Event, NotificationStatus, Role, State
 from models.errors import InvalidInput
 from models.lifecycle import STATE_LABELS, allowed_events
 from models.registry import AnnualReport
+from notifications.rendering import euro, number
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
 
@@ -180,23 +181,6 @@ def _content(content: dict[str, Any]) -> dict[str, Any]:
         "kpis": content.get("kpis") or [],
         "notes": content.get("notes") or "",
     }
-
-
-def _italian(text: str) -> str:
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
-def euro(value: object) -> str:
-    """1234.5 → «1.234,50» (Italian separators); «—» when not given."""
-    return _italian(f"{value:,.2f}") if isinstance(value, int | float) else "—"
-
-
-def number(value: object) -> str:
-    """38.5 → «38,5», 40.0 → «40», 1234567 → «1.234.567»; «—» when not given."""
-    if not isinstance(value, int | float):
-        return "—"
-    text = f"{value:,.2f}"
-    return _italian(text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 @router.get("/ufficio/relazioni/{report_id}", response_class=HTMLResponse, dependencies=[OFFICE])

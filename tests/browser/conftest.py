@@ -98,7 +98,11 @@ def live_server(clean_db: Engine, clock: Clock, prefect_harness: None) -> Iterat
 
     One server per test (well under a second to start): a fresh login throttle and clock each time. On
     SQLite, don't leave the test's ``session`` inside a transaction while the browser acts (every
-    transaction takes the write lock): ``session.commit()`` after reading through it.
+    transaction takes the write lock): ``session.commit()`` after reading through it. The session keeps
+    its objects after a commit (``expire_on_commit=False``): to see a row the server changed, read a
+    column (``select(Application.state)``) or use ``execution_options(populate_existing=True)`` — not
+    ``session.expire_all()``/``refresh``, which would reload ``people.*`` lazily inside a transaction
+    that holds the lock while the server waits for it.
     """
     import uvicorn
 

@@ -414,7 +414,12 @@ def test_annual_report_filed_from_the_page(
     assert filed.status_code == 303, filed.text
     shown = client.get("/distretto/relazioni/2026").text
     assert "Relazione annuale 2026 trasmessa" in shown and "Relazione presentata" in shown
-    assert "Missione a Hannover Messe" in shown and "42000.50" in shown and 'name="activity_title"' not in shown
+    assert (
+        "Missione a Hannover Messe" in shown
+        and "42.000,50" in shown
+        and "38,5" in shown
+        and 'name="activity_title"' not in shown
+    )
     [report] = fetch(session, select(AnnualReport))
     assert report.state == State.REPORT_FILED
     assert report.content["activities"][0]["spending_eur"] == 42000.5
@@ -469,7 +474,8 @@ def test_returned_report_shows_the_remarks_and_can_be_filed_again(
     _open_2026(client, auth, people, clock, session, profile)
     page_login(client, people.rep)
     url = "/distretto/relazioni/2026"
-    assert submit_form(client, url, url, REPORT_FORM).status_code == 303
+    large = {**REPORT_FORM, "activity_spending": ["1.234.567,89", "", ""], "kpi_value": ["123,456", ""]}
+    assert submit_form(client, url, url, large).status_code == 303
     report_id = fetch(session, select(AnnualReport.id))[0]
     returned = client.post(
         f"{API}/reports/{report_id}/actions/return", json={"remarks": "Mancano gli indicatori di filiera"},
@@ -479,10 +485,17 @@ def test_returned_report_shows_the_remarks_and_can_be_filed_again(
     page = client.get(url).text
     assert "restituita con osservazioni" in page and "Mancano gli indicatori di filiera" in page
     assert 'value="Missione a Hannover Messe"' in page  # the form starts from what was filed
+    assert 'value="1234567,89"' in page and 'value="123,456"' in page  # every digit, read back the same
     assert "restituita con osservazioni" in client.get("/distretto").text
-    again = submit_form(client, url, url, {**REPORT_FORM, "notes": "Con gli indicatori"})
+    prefilled = {"activity_spending": ["1234567,89", "", ""], "kpi_value": ["123,456", ""]}
+    again = submit_form(client, url, url, {**REPORT_FORM, **prefilled, "notes": "Con gli indicatori"})
     assert again.status_code == 303
-    assert fetch(session, select(AnnualReport.state)) == [State.REPORT_FILED]
+    [report] = fetch(
+        session, select(AnnualReport).where(AnnualReport.id == report_id).execution_options(populate_existing=True)
+    )
+    assert report.state == State.REPORT_FILED
+    assert report.content["activities"][0]["spending_eur"] == 1234567.89
+    assert report.content["kpis"][0]["value"] == 123.456
 
 
 # ---- renewal -----------------------------------------------------------------------------------
