@@ -126,5 +126,78 @@ def create_user(
     typer.echo(f"Utente «{username}» creato.")
 
 
+@app.command()
+def deploy(
+    prefect_yaml: str = typer.Argument("", help="il file dei deployment (predefinito: prefect.yaml del progetto)"),
+) -> None:
+    """Registra i deployment di prefect.yaml sul server Prefect (PREFECT_API_URL), ciascuno nel suo work pool."""
+    from registro.deploy import deploy_all
+    from registro.serve import ServeConfigError
+
+    try:
+        applied = deploy_all(prefect_yaml or None)
+    except ServeConfigError as exc:
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for name, pool in applied:
+        typer.echo(f"deployment {name} → work pool «{pool}»")
+    typer.echo(f"{len(applied)} deployment registrati. Avviare i worker con: prefect worker start --pool registro")
+
+
+@app.command()
+def backup(
+    archive: str = typer.Argument("", help="file .tar.gz da scrivere (predefinito: <data_dir>/backup/…)"),
+) -> None:
+    """Copia coerente del database SQLite e dei documenti, anche con il sistema in funzione."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from registro.backup import BackupError
+    from registro.backup import backup as make_backup
+    from registro.settings import get_settings
+
+    settings = get_settings()
+    now = datetime.now(UTC)
+    target = Path(archive) if archive else settings.data_dir / "backup" / f"registro-{now:%Y%m%d-%H%M%S}.tar.gz"
+    try:
+        done = make_backup(settings.resolved_database_url, settings.files_dir, target, now=now, progress=_progress)
+    except BackupError as exc:
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"Backup scritto: {done.archive} ({done.documents} documenti, {done.files} file, "
+        f"{done.bytes / 1024 / 1024:.1f} MB di file; schema {done.revision})"
+    )
+
+
+@app.command()
+def restore(
+    archive: str = typer.Argument(..., help="il file .tar.gz di un backup"),
+    force: bool = typer.Option(False, "--force", help="sostituisce il database esistente (tenuto a parte)"),
+) -> None:
+    """Ripristina un backup nella cartella dei dati (a sistema fermo); verifica ogni file prima."""
+    from pathlib import Path
+
+    from registro.backup import BackupError
+    from registro.backup import restore as do_restore
+    from registro.settings import get_settings
+
+    settings = get_settings()
+    try:
+        done = do_restore(Path(archive), settings.resolved_database_url, settings.files_dir, force=force,
+                          progress=_progress)  # fmt: skip
+    except BackupError as exc:
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Ripristinato il backup del {done.created_at} in {done.data_dir} ({done.documents} documenti).")
+
+
+def _progress(what: str, done: int, total: int) -> None:
+    """One line per 10% on long copies (and the last), on stderr."""
+    step = max(1, total // 10)
+    if done == total or done % step == 0:
+        typer.echo(f"  {what}: {done}/{total}", err=True)
+
+
 if __name__ == "__main__":
     app()
