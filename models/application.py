@@ -35,6 +35,7 @@ class Application(ApplicationBase, table=True):
     observations_deadline: date | None = None
     committee_outcome: str | None = Field(default=None, max_length=16)
     observation_rounds: int = 0  # rejection notices answered with observations: next scoring round
+    audit_head: str | None = Field(default=None, max_length=64)  # hash of the last audit event (audit_chain)
     # one timestamp per stage: time-in-stage reports are plain SQL
     created_at: datetime = ts_field(nullable=False)
     updated_at: datetime = ts_field(nullable=False)

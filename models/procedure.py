@@ -12,7 +12,11 @@ from models.enums import Event, State, Subject
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only: one row per transition, never updated."""
+    """Append-only: one row per transition, never updated.
+
+    Hash-chained per application (``models.audit_chain``): ``prev_hash`` is the previous
+    event's ``hash`` (zeros for the first), ``hash`` covers this event's fields and prev_hash.
+    """
 
     __tablename__ = "audit_event"
     id: int | None = Field(default=None, primary_key=True)
@@ -28,6 +32,8 @@ class AuditEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=5000)
     flow_run_id: str | None = Field(default=None, max_length=64)
     details: dict[str, Any] = json_field()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class ClockSuspension(SQLModel, table=True):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from models import effects
+from models import audit_chain, effects
 from models.access import ensure_can_see
 from models.application import Application, Document
 from models.base import local_date
@@ -126,7 +126,11 @@ def apply_event(
         reason=reason or payload.get("reason"),
         flow_run_id=flow_run_id,
         details=_jsonable(payload),
+        prev_hash=application.audit_head or audit_chain.GENESIS,
+        hash="",  # set next, over the fields above
     )
+    audit.hash = audit_chain.event_hash(audit, audit.prev_hash)
+    application.audit_head = audit.hash  # same row as the version bump: one chain per application
     session.add(audit)
     session.flush()
     queue_notifications(

@@ -126,6 +126,17 @@ def create_user(
     typer.echo(f"Utente «{username}» creato.")
 
 
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Verifica la catena delle impronte dell'audit; segnala il primo anello rotto di ogni domanda (uscita 1)."""
+    from registro.audit import check
+    from registro.db import session_scope
+
+    with session_scope() as session:
+        code = check(session, typer.echo)
+    raise typer.Exit(code)
+
+
 @app.command()
 def deploy(
     prefect_yaml: str = typer.Argument("", help="il file dei deployment (predefinito: prefect.yaml del progetto)"),
