@@ -1,0 +1,127 @@
+"""Crash tests with real processes: the mail delivery killed (SIGKILL) in the middle of a batch, then
+started again, against a real SMTP server in its own process. Nothing may be lost; a message the
+server had accepted when the process died may be sent once more, with the same Message-ID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from models.enums import NotificationStatus
+from models.notification import Notification
+from notifications.sender import message_id
+from registro.mailcatcher import READY_LINE
+from tasks.delivery import LEASE
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+MESSAGES = 300
+KILL_AFTER = 60  # messages captured before the SIGKILL
+AS_OF = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+DELIVER = """
+import asyncio, sys
+from datetime import datetime
+from notifications.sender import SmtpConfig
+from tasks.delivery import deliver
+report = asyncio.run(deliver(as_of=datetime.fromisoformat(sys.argv[1]), limit=1000,
+                             config=SmtpConfig(host="127.0.0.1", port=int(sys.argv[2]),
+                                               mail_from="registro@regione.example", timeout=10)))
+print(f"inviati={len(report.sent)} rilasciati={len(report.released)} errore={report.smtp_error}")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _queue(session: Session) -> list[str]:
+    rows = [
+        Notification(
+            idempotency_key=f"crash:{n}",
+            kind="decision",
+            recipient=f"distretto{n}@pec.example.it",
+            subject=f"Esito del procedimento n. {n}",
+            body_text=f"La domanda n. {n} è stata accolta.\n" + "Testo della comunicazione. " * 40,
+            body_html=f"<p>La domanda n. {n} è stata accolta.</p>",
+            created_at=AS_OF,
+            next_attempt_at=AS_OF,
+        )
+        for n in range(MESSAGES)
+    ]
+    session.add_all(rows)
+    session.commit()
+    return [row.idempotency_key for row in rows]
+
+
+def _captured_ids(folder: Path) -> list[str]:
+    ids = []
+    for path in folder.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        ids.append(str(message["Message-ID"]))
+    return ids
+
+
+def test_delivery_killed_mid_batch_then_restarted_loses_nothing(
+    clean_db: Engine, session: Session, tmp_path: Path
+) -> None:
+    keys = _queue(session)
+    mail_dir, port = tmp_path / "posta", _free_port()
+    env = {**os.environ, "REGISTRO_DATABASE_URL": clean_db.url.render_as_string(hide_password=False)}
+    catcher = subprocess.Popen(
+        [sys.executable, "-m", "registro.mailcatcher", "--port", str(port), "--dir", str(mail_dir)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert catcher.stdout is not None and READY_LINE in catcher.stdout.readline()
+        # 1. a delivery run, killed with SIGKILL once the server has accepted KILL_AFTER messages
+        run = [sys.executable, "-c", DELIVER, AS_OF.isoformat(), str(port)]
+        first = subprocess.Popen(run, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while len(list(mail_dir.glob("*.eml"))) < KILL_AFTER and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert first.poll() is None, "la consegna è finita prima dell'interruzione: aumentare MESSAGES"
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        before_restart = len(list(mail_dir.glob("*.eml")))
+        assert KILL_AFTER <= before_restart < MESSAGES
+
+        # 2. the next scheduled run, after the dead run's lease has expired, finishes the batch
+        later = AS_OF + LEASE + timedelta(minutes=1)
+        done = subprocess.run(
+            [sys.executable, "-c", DELIVER, later.isoformat(), str(port)],
+            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        catcher.terminate()
+        catcher.wait(timeout=10)
+
+    statuses = session.exec(select(Notification.status).order_by(col(Notification.id))).all()
+    session.commit()
+    assert Counter(statuses) == {NotificationStatus.SENT: MESSAGES}
+    captured = Counter(_captured_ids(mail_dir))
+    expected = {message_id(key, "registro@regione.example") for key in keys}
+    lost = expected - set(captured)
+    duplicated = sum(count - 1 for count in captured.values())
+    print(
+        f"\nconsegna interrotta (SIGKILL) dopo {before_restart}/{MESSAGES} messaggi: "
+        f"persi {len(lost)}, duplicati {duplicated}"
+    )
+    assert not lost and set(captured) == expected
+    assert duplicated <= 1  # at most the one in flight at the kill, with its same Message-ID
