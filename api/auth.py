@@ -1,4 +1,5 @@
-"""Login with username and password (Argon2), opaque bearer tokens stored as SHA-256, logout.
+"""Login with username and password (Argon2), opaque bearer tokens stored as SHA-256, logout,
+password change (every other session of the user ends).
 
 Repeated failed logins for the same username from the same address are throttled. The counter
 lives in the process's memory (one per app): enough for one API process; several processes
@@ -7,6 +8,7 @@ behind a balancer would each count on their own (a shared store is a later step)
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections import defaultdict, deque
@@ -15,18 +17,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, delete, select
 
 from api.deps import CurrentToken, CurrentUser, NowDep, SessionDep, token_hash
 from api.errors import TooManyAttempts, Unauthorized
 from api.schemas import MeRead, TokenRead
+from models.errors import InvalidInput
 from models.people import ApiToken, User
 from registro.passwords import hash_password, verify_password
 from registro.settings import get_settings
 
+log = logging.getLogger("registro.api")
+
 router = APIRouter(prefix="/auth", tags=["Accesso"])
 
 MAX_FAILURES = 5
+MIN_PASSWORD_LENGTH = 12
 WINDOW = timedelta(minutes=15)
 
 
@@ -126,4 +133,86 @@ def me(user: CurrentUser) -> User:
 def logout(token: CurrentToken, session: SessionDep) -> Response:
     session.delete(token)
     session.commit()
+    return Response(status_code=204)
+
+
+# ---- password change ---------------------------------------------------------------------
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200, description="La password attuale")
+    new_password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH, max_length=200, description="La nuova password (almeno 12 caratteri)"
+    )
+
+
+def new_password_problem(user: User, current: str, new: str) -> str | None:
+    """Why the new password is not acceptable (Italian), or None."""
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return f"la nuova password deve avere almeno {MIN_PASSWORD_LENGTH} caratteri"
+    if len(new) > 200:
+        return "la nuova password può avere al massimo 200 caratteri"
+    if new.strip().lower() == user.username.strip().lower():
+        return "la nuova password non può coincidere con il nome utente"
+    if new == current:
+        return "la nuova password deve essere diversa da quella attuale"
+    return None
+
+
+def change_password(
+    session: Session,
+    throttle: LoginThrottle,
+    *,
+    user: User,
+    keep_token_id: int | None,
+    current: str,
+    new: str,
+    address: str,
+    now: datetime,
+) -> int:
+    """Checks the current password (throttled like the login), stores the new one, ends every other
+    session of the user (the one making the change stays). Returns how many sessions were ended."""
+    key = (user.username.strip().lower(), address)
+    throttle.check(key, now)
+    if not verify_password(user.password_hash, current):
+        throttle.failed(key, now)
+        raise Unauthorized("la password attuale non è corretta")
+    throttle.succeeded(key)
+    problem = new_password_problem(user, current, new)
+    if problem:
+        raise InvalidInput(problem, field="new_password")
+    user.password_hash = hash_password(new)
+    session.add(user)
+    others = delete(ApiToken).where(col(ApiToken.user_id) == user.id)
+    if keep_token_id is not None:
+        others = others.where(col(ApiToken.id) != keep_token_id)
+    ended = session.exec(others).rowcount
+    session.commit()
+    log.info("password modificata per %s: %s altre sessioni chiuse", user.username, ended)
+    return int(ended or 0)
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    summary="Cambio della password: le altre sessioni dell'utente non valgono più",
+    responses={
+        401: {"description": "Password attuale non corretta (o accesso non effettuato)"},
+        422: {"description": "Nuova password non valida (almeno 12 caratteri, diversa dal nome utente)"},
+    },
+)
+def password(
+    body: PasswordChangeIn,
+    request: Request,
+    token: CurrentToken,
+    user: CurrentUser,
+    session: SessionDep,
+    now: NowDep,
+    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
+) -> Response:
+    address = request.client.host if request.client else "-"
+    change_password(
+        session, throttle, user=user, keep_token_id=token.id, current=body.current_password,
+        new=body.new_password, address=address, now=now,
+    )  # fmt: skip
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Login and logout for the pages (cookie session), landing page by role."""
+"""Login and logout for the pages (cookie session), landing page by role, password change."""
 
 from __future__ import annotations
 
@@ -8,19 +8,22 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
-from api.auth import LoginThrottle, authenticate, get_throttle
+from api.auth import MIN_PASSWORD_LENGTH, LoginThrottle, authenticate, change_password, get_throttle
 from api.deps import NowDep, SessionDep, token_hash
 from api.errors import TooManyAttempts, Unauthorized
 from api.pages.web import (
     SESSION_COOKIE,
     CsrfChecked,
+    PageUser,
     end_session,
+    home_of,
     page,
     redirect,
     safe_next,
     session_user,
     start_session,
 )
+from models.errors import InvalidInput
 from models.people import ApiToken
 from registro.settings import get_settings
 
@@ -67,3 +70,43 @@ def logout(request: Request, session: SessionDep) -> Response:
     response = redirect("/accesso", "Uscita effettuata.")
     end_session(response)
     return response
+
+
+@router.get("/profilo/password", response_class=HTMLResponse)
+def password_form(request: Request, user: PageUser) -> Response:
+    return page(request, "password.html.j2", min_length=MIN_PASSWORD_LENGTH)
+
+
+@router.post("/profilo/password", response_class=HTMLResponse)
+def password_change(
+    request: Request,
+    user: PageUser,
+    session: SessionDep,
+    now: NowDep,
+    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
+    current_password: Annotated[str, Form(max_length=200)] = "",
+    new_password: Annotated[str, Form(max_length=200)] = "",
+    new_password_repeat: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    def again(status: int, message: str) -> Response:
+        return page(request, "password.html.j2", status, min_length=MIN_PASSWORD_LENGTH, errors=[message])
+
+    if not current_password:
+        return again(422, "Password attuale: campo obbligatorio")
+    if new_password != new_password_repeat:
+        return again(422, "Ripeti la nuova password: le due password non coincidono")
+    raw = request.cookies.get(SESSION_COOKIE, "")
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
+    address = request.client.host if request.client else "-"
+    try:
+        change_password(
+            session, throttle, user=user, keep_token_id=token.id if token else None, current=current_password,
+            new=new_password, address=address, now=now,
+        )  # fmt: skip
+    except InvalidInput as exc:
+        return again(422, f"Nuova password: {exc.message}")
+    except (Unauthorized, TooManyAttempts) as exc:
+        return again(429 if isinstance(exc, TooManyAttempts) else 401, f"Password attuale: {exc.message}")
+    return redirect(
+        home_of(user), "Password modificata: le altre sessioni aperte con il suo nome utente sono state chiuse."
+    )

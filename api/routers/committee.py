@@ -69,6 +69,14 @@ def _members(ctx: Ctx, application: Application) -> list[CommitteeMemberRead]:
     return [CommitteeMemberRead(user_id=u.id, full_name=u.full_name, scored_this_round=e is not None) for u, e in rows]
 
 
+def is_assigned(ctx: Ctx, application: Application) -> bool:
+    """Whether the user is one of the committee members assigned to the application."""
+    query = select(CommitteeAssignment.id).where(
+        CommitteeAssignment.application_id == application.id, CommitteeAssignment.user_id == ctx.user.id
+    )
+    return ctx.session.exec(query).first() is not None
+
+
 @router.post("/committee", response_model=list[CommitteeMemberRead], summary="Assegna i membri del comitato")
 def assign_members(body: CommitteeAssignIn, application: CurrentApplication, ctx: Ctx) -> list[CommitteeMemberRead]:
     if ctx.user.role not in OFFICE:
@@ -90,6 +98,8 @@ def assign_members(body: CommitteeAssignIn, application: CurrentApplication, ctx
 
 @router.get("/committee", response_model=list[CommitteeMemberRead], summary="I membri del comitato assegnati")
 def list_members(application: CurrentApplication, ctx: Ctx) -> list[CommitteeMemberRead]:
+    if ctx.user.role == Role.REPRESENTATIVE:  # as the evaluations: the application page never shows them either
+        raise Forbidden("la composizione del comitato per la domanda è riservata all'ufficio")
     return _members(ctx, application)
 
 
@@ -110,12 +120,7 @@ def _total(scores: dict[str, int], profile: RegionProfile) -> float:
 
 @router.post("/evaluations", status_code=201, response_model=EvaluationRead, summary="Registra i punteggi di un membro")
 def score(body: EvaluationIn, application: CurrentApplication, ctx: Ctx) -> Evaluation:
-    assigned = ctx.session.exec(
-        select(CommitteeAssignment).where(
-            CommitteeAssignment.application_id == application.id, CommitteeAssignment.user_id == ctx.user.id
-        )
-    ).first()
-    if ctx.user.role != Role.COMMITTEE or assigned is None:
+    if ctx.user.role != Role.COMMITTEE or not is_assigned(ctx, application):
         raise Forbidden("solo i membri del comitato assegnati alla domanda possono attribuire punteggi")
     if application.state != State.COMMITTEE_EVALUATION:
         raise not_in_state(application, ctx.user.role, "attribuire punteggi")
@@ -151,6 +156,8 @@ def list_evaluations(application: CurrentApplication, ctx: Ctx) -> list[Evaluati
 
 @router.post("/actions/approve", **ACCEPTED, summary="Registra l'esito positivo del comitato")
 def approve(application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher) -> ActionAccepted:
+    if ctx.user.role == Role.COMMITTEE and not is_assigned(ctx, application):
+        raise Forbidden("solo i membri del comitato assegnati alla domanda possono registrarne l'esito")
     return accept(ctx, application, Event.APPROVE, dispatch)
 
 

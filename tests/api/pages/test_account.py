@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.pages.web import CSRF_COOKIE, SESSION_COOKIE
-from tests.api_support import People
+from tests.api_support import API, People, login
 from tests.factories import PASSWORD
 from tests.pages_support import csrf_of, page_login, submit_form
 
@@ -101,3 +102,68 @@ def test_pages_carry_security_headers(client: TestClient) -> None:
 def test_the_json_api_ignores_the_session_cookie(client: TestClient, people: People) -> None:
     page_login(client, people.official)
     assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_the_header_links_the_password_page_next_to_the_logout(client: TestClient, people: People) -> None:
+    page_login(client, people.rep)
+    header = client.get("/registro").text.split("</header>")[0]
+    assert header.index('href="/profilo/password"') < header.index('action="/uscita"')
+    form = client.get("/profilo/password")
+    assert form.status_code == 200
+    assert "<h1>Cambio della password</h1>" in form.text
+    assert 'autocomplete="new-password" minlength="12"' in form.text
+    anonymous = TestClient(client.app).get("/profilo/password", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/accesso?dopo=%2Fprofilo%2Fpassword"
+
+
+def test_changing_the_password_through_the_form_ends_the_other_sessions(client: TestClient, people: People) -> None:
+    page_login(client, people.official)
+    other_browser = TestClient(client.app)
+    page_login(other_browser, people.official)
+    api_token = login(client, people.official)
+    new = "nuova-password-del-funzionario"
+    data = {"current_password": PASSWORD, "new_password": new, "new_password_repeat": new}
+    response = submit_form(client, "/profilo/password", "/profilo/password", data)
+    assert response.status_code == 303 and response.headers["location"] == "/ufficio"
+    landing = client.get("/ufficio")
+    assert landing.status_code == 200 and "Password modificata" in landing.text  # this browser stays logged in
+    assert other_browser.get("/ufficio", follow_redirects=False).headers["location"].startswith("/accesso")
+    assert client.get(f"{API}/auth/me", headers=api_token).status_code == 401
+    login(client, people.official, new)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "repeat", "status", "message"),
+    [
+        (
+            "sbagliata-davvero",
+            "nuova-password-lunga",
+            "nuova-password-lunga",
+            401,
+            "la password attuale non è corretta",
+        ),
+        (PASSWORD, "nuova-password-lunga", "nuova-password-diversa", 422, "le due password non coincidono"),
+        (PASSWORD, "corta", "corta", 422, "almeno 12 caratteri"),
+        (PASSWORD, PASSWORD, PASSWORD, 422, "diversa da quella attuale"),
+        ("", "nuova-password-lunga", "nuova-password-lunga", 422, "Password attuale: campo obbligatorio"),
+    ],
+)
+def test_a_refused_change_shows_the_form_again_with_the_reason(
+    client: TestClient, people: People, current: str, new: str, repeat: str, status: int, message: str
+) -> None:
+    page_login(client, people.head)
+    data = {"current_password": current, "new_password": new, "new_password_repeat": repeat}
+    response = submit_form(client, "/profilo/password", "/profilo/password", data)
+    assert response.status_code == status
+    assert message in response.text and 'role="alert"' in response.text
+    assert client.get("/ufficio").status_code == 200
+    login(client, people.head)  # the password is the old one
+
+
+def test_the_password_form_needs_the_csrf_token(client: TestClient, people: People) -> None:
+    page_login(client, people.head)
+    new = "nuova-password-lunga"
+    data = {"current_password": PASSWORD, "new_password": new, "new_password_repeat": new}
+    assert client.post("/profilo/password", data=data, follow_redirects=False).status_code == 403
+    login(client, people.head)
