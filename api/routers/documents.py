@@ -17,6 +17,7 @@ from api.deps import Ctx, CurrentApplication
 from api.errors import PayloadTooLarge
 from api.read import document_reads
 from api.schemas import DocumentRead
+from api.uploads import DOCUMENT_TYPES, SPREADSHEET_DOCUMENT_TYPES, FileType, require_type, safe_name
 from models.application import Document
 from models.enums import DocumentKind, State
 from models.errors import InvalidInput, NotFound
@@ -34,6 +35,8 @@ OUTBOUND = {
     DocumentKind.REJECTION_NOTICE,
     DocumentKind.RECOGNITION_ACT,
 }
+# the roster may also be filed as the spreadsheet itself
+SPREADSHEET_KINDS = {DocumentKind.ROSTER, DocumentKind.OTHER}
 
 
 def too_large(limit: int) -> PayloadTooLarge:
@@ -47,8 +50,9 @@ def stored_path(sha256: str) -> Path:
     return get_settings().files_dir / sha256[:2] / sha256
 
 
-def store(upload: UploadFile) -> tuple[str, int]:
-    """Streams the upload to disk, hashing and counting; the limit is checked while reading."""
+def store(upload: UploadFile, accepted: tuple[FileType, ...] = DOCUMENT_TYPES) -> tuple[str, int, FileType]:
+    """Streams the upload to disk, hashing and counting; the limit is checked while reading, then the
+    type of the content. A refused file is removed: only accepted contents reach their place."""
     limit = get_settings().max_upload_bytes
     root = get_settings().files_dir
     root.mkdir(parents=True, exist_ok=True)
@@ -62,29 +66,41 @@ def store(upload: UploadFile) -> tuple[str, int]:
                     raise too_large(limit)
                 digest.update(chunk)
                 out.write(chunk)
-        if size == 0:
-            raise InvalidInput("il file è vuoto", field="file")
+        with open(tmp, "rb") as written:
+            detected = require_type(written, accepted)
         sha = digest.hexdigest()
         target = stored_path(sha)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)  # same content, same name: idempotent
-        return sha, size
+        return sha, size, detected
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
 def stored_document(
-    ctx: Ctx, upload: UploadFile, *, application_id: int, kind: DocumentKind, annual_report_id: int | None = None
+    ctx: Ctx,
+    upload: UploadFile,
+    *,
+    application_id: int,
+    kind: DocumentKind,
+    annual_report_id: int | None = None,
+    accepted: tuple[FileType, ...] | None = None,
 ) -> Document:
-    """Stores the upload by content and adds its row (the caller commits)."""
-    sha, size = store(upload)
+    """Checks the content's type, stores it by content and adds its row (the caller commits).
+
+    The type is the one read from the content (the client's name and declared type are not
+    trusted); a refused file leaves nothing behind, on disk or in the database.
+    """
+    if accepted is None:
+        accepted = SPREADSHEET_DOCUMENT_TYPES if kind in SPREADSHEET_KINDS else DOCUMENT_TYPES
+    sha, size, detected = store(upload, accepted)
     document = Document(
         application_id=application_id,
         annual_report_id=annual_report_id,
         kind=kind,
-        filename=display_name(upload.filename),
-        content_type=(upload.content_type or "application/octet-stream")[:100],
+        filename=safe_name(display_name(upload.filename), detected),
+        content_type=detected.value,
         size=size,
         sha256=sha,
         uploaded_by_id=ctx.user.id,
@@ -105,7 +121,10 @@ def upload_document(
     application: CurrentApplication,
     ctx: Ctx,
     kind: Annotated[DocumentKind, Form(description="Tipo di documento")],
-    file: Annotated[UploadFile, File(description="Il file (PDF, firmato digitalmente o no)")],
+    file: Annotated[
+        UploadFile,
+        File(description="Il file: PDF o PDF firmato digitalmente (.p7m); per l'elenco imprese anche CSV o XLSX"),
+    ],
 ) -> DocumentRead:
     ensure_editable(ctx, application, UPLOAD_STATES, "caricare documenti")
     if kind in OUTBOUND:

@@ -19,6 +19,7 @@ from api.errors import Conflict
 from api.report_schemas import RemarksIn, ReportFile, ReportIn, ReportRead
 from api.routers.documents import stored_document, stored_path
 from api.schemas import Page
+from api.uploads import REPORT_TYPES
 from models.access import can_see, sections_of
 from models.application import Application, Document
 from models.base import local_date
@@ -116,7 +117,7 @@ def file_report(district_id: int, year: int, body: ReportIn, ctx: Ctx) -> Report
 def attach_file(
     report: CurrentReport,
     ctx: Ctx,
-    file: Annotated[UploadFile, File(description="Allegato della relazione (PDF, foglio di calcolo…)")],
+    file: Annotated[UploadFile, File(description="Allegato della relazione: PDF, PDF firmato (.p7m), XLSX o CSV")],
 ) -> ReportRead:
     application = ctx.session.get(Application, report.application_id)
     if ctx.user.role != Role.REPRESENTATIVE or application is None or ctx.user.district_id != application.district_id:
@@ -124,7 +125,12 @@ def attach_file(
     if report.state != State.REPORT_OPEN:
         raise Conflict("la relazione è già stata trasmessa: non si possono aggiungere allegati", state=report.state)
     stored_document(
-        ctx, file, application_id=report.application_id, kind=DocumentKind.ANNUAL_REPORT, annual_report_id=report.id
+        ctx,
+        file,
+        application_id=report.application_id,
+        kind=DocumentKind.ANNUAL_REPORT,
+        annual_report_id=report.id,
+        accepted=REPORT_TYPES,
     )
     ctx.session.commit()
     return report_read(ctx, report)

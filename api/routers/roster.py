@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
@@ -11,6 +12,7 @@ from api.actions import claim_edit, ensure_editable
 from api.deps import Ctx, CurrentApplication
 from api.routers.documents import too_large
 from api.schemas import RosterIn, RosterRead, RosterRowRead
+from api.uploads import ROSTER_TYPES, FileType, require_type
 from models.application import Application
 from models.district import MemberEnterprise
 from models.enums import State
@@ -20,7 +22,6 @@ from registro.settings import get_settings
 router = APIRouter(prefix="/applications/{application_id}/roster", tags=["Elenco imprese"])
 
 ROSTER_STATES = {State.DRAFT, State.INTEGRATION_REQUESTED}
-XLSX_MAGIC = b"PK\x03\x04"
 
 
 def _save(ctx: Ctx, application: Application, result: Any) -> RosterRead:
@@ -76,9 +77,13 @@ def upload_roster(
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise too_large(limit)
-    is_xlsx = data.startswith(XLSX_MAGIC) or (file.filename or "").lower().endswith(".xlsx")
+    try:  # by content: not the name, not the declared type
+        detected = require_type(BytesIO(data), ROSTER_TYPES)
+    except InvalidInput as exc:  # the file as a whole: row 0, like the reader's own file errors
+        problem = {"row_no": 0, "field": "file", "value": "", "message": exc.message}
+        raise InvalidInput(exc.message, **{**exc.details, "errors": [problem]}) from None
     try:
-        result = parse_roster_xlsx(data) if is_xlsx else parse_roster_csv(data)
+        result = parse_roster_xlsx(data) if detected == FileType.XLSX else parse_roster_csv(data)
     except Exception as exc:  # a damaged or foreign file is a bad request, never a 500
         raise InvalidInput("file non leggibile: caricare un CSV (UTF-8) o un foglio XLSX", field="file") from exc
     return _save(ctx, application, result)

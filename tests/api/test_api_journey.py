@@ -143,7 +143,7 @@ def test_census_registration(client: TestClient, auth: Http, people: People, fac
     created = client.post(f"{API}/applications", json={"kind": "census"}, headers=rep)
     assert created.status_code == 201, created.text
     app_id = created.json()["id"]
-    files = {"file": ("nomina.pdf", b"%PDF nomina", "application/pdf")}
+    files = {"file": ("nomina.pdf", b"%PDF-1.4 nomina", "application/pdf")}
     client.post(
         f"{API}/applications/{app_id}/documents", data={"kind": "representative_appointment"}, files=files, headers=rep
     )

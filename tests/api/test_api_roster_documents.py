@@ -98,7 +98,7 @@ def test_document_upload_is_stored_by_hash_and_downloadable(
     doc = response.json()
     sha = hashlib.sha256(content).hexdigest()
     assert doc["sha256"] == sha and doc["size"] == len(content) and doc["kind_label"] == "patto di distretto"
-    assert doc["filename"] == "passwd"
+    assert doc["filename"] == "passwd.pdf"  # the extension tells the truth about the content
     stored = get_settings().files_dir / sha[:2] / sha
     assert stored.read_bytes() == content
     assert not list(get_settings().files_dir.glob(".upload-*"))
