@@ -11,7 +11,13 @@ app = typer.Typer(help="Registro Distretti: comandi di amministrazione", no_args
 def run() -> None:
     """Avvia tutto sul default incorporato: API, server Prefect, runner dei deployment, posta locale."""
     from registro.embedded import run_all
+    from registro.settings import InsecureSettings, check_production, get_settings
 
+    try:
+        check_production(get_settings())  # before any child process starts
+    except InsecureSettings as exc:
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(2) from exc
     run_all()
 
 

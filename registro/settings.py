@@ -10,6 +10,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "sviluppo-non-usare-in-produzione"
+MIN_SECRET_LENGTH = 32
+PRODUCTION = {"production", "produzione", "prod"}
+# passwords that come from examples and tutorials, never from a real deployment
+WEAK_PASSWORDS = {"postgres", "password", "passw0rd", "admin", "changeme", "secret", "registro", "test", "example"}
 
 
 class FlowDispatch(StrEnum):
@@ -69,3 +73,50 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class InsecureSettings(RuntimeError):
+    """Production settings that still carry development defaults: the system refuses to start."""
+
+
+def check_production(settings: Settings) -> None:
+    """In production, refuses (``InsecureSettings``, message in Italian) default or weak secrets.
+
+    Development and tests keep their defaults: the check applies only when ``REGISTRO_ENVIRONMENT``
+    says production.
+    """
+    if settings.environment.strip().lower() not in PRODUCTION:
+        return
+    problems = []
+    if settings.secret_key == DEFAULT_SECRET:
+        problems.append("REGISTRO_SECRET_KEY è quella predefinita di sviluppo")
+    elif len(settings.secret_key) < MIN_SECRET_LENGTH:
+        problems.append(f"REGISTRO_SECRET_KEY è troppo corta (almeno {MIN_SECRET_LENGTH} caratteri)")
+    elif settings.secret_key.lower() in WEAK_PASSWORDS or len(set(settings.secret_key)) < 8:
+        problems.append("REGISTRO_SECRET_KEY è banale: generarne una casuale")
+    db_password = _url_password(settings.database_url)
+    if db_password is not None and db_password.lower() in WEAK_PASSWORDS:
+        problems.append("REGISTRO_DATABASE_URL contiene una password predefinita o banale")
+    smtp_password = settings.smtp_password
+    if smtp_password and (smtp_password.lower() in WEAK_PASSWORDS or smtp_password == settings.smtp_username):
+        problems.append("REGISTRO_SMTP_PASSWORD è predefinita o banale")
+    if problems:
+        raise InsecureSettings(
+            "avvio rifiutato in modalità produzione (REGISTRO_ENVIRONMENT="
+            f"{settings.environment}): " + "; ".join(problems) + ". "
+            "Impostare valori segreti propri, ad esempio con: "
+            'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+
+
+def _url_password(url: str) -> str | None:
+    if not url or "://" not in url:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+    return None if password is None else str(password)

@@ -1,0 +1,102 @@
+"""Secrets come only from settings; production refuses to start with development defaults."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from registro.settings import DEFAULT_SECRET, InsecureSettings, Settings, check_production
+
+STRONG = "k7Qv2pXr9LmZ4tW8yBn3CsD6fGh1JeKa"  # 32 characters, many different
+
+
+def settings(**values: Any) -> Settings:
+    """Settings from the given values only (no .env file, no REGISTRO_* of the test run)."""
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_development_keeps_its_defaults() -> None:
+    check_production(settings())
+    check_production(settings(environment="development", secret_key="corta"))
+
+
+@pytest.mark.parametrize("environment", ["production", "Produzione", " PROD "])
+def test_production_with_the_default_secret_refuses_to_start(environment: str) -> None:
+    with pytest.raises(InsecureSettings) as refused:
+        check_production(settings(environment=environment))
+    message = str(refused.value)
+    assert "avvio rifiutato in modalità produzione" in message
+    assert "REGISTRO_SECRET_KEY è quella predefinita di sviluppo" in message
+    assert DEFAULT_SECRET not in message  # the message names the setting, never a secret's value
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [("x" * 31, "troppo corta (almeno 32 caratteri)"), ("ab" * 20, "banale")],
+)
+def test_production_with_a_short_or_trivial_secret_refuses(secret: str, reason: str) -> None:
+    with pytest.raises(InsecureSettings, match=re.escape(reason)):
+        check_production(settings(environment="production", secret_key=secret))
+
+
+def test_production_with_real_secrets_starts() -> None:
+    check_production(
+        settings(
+            environment="production",
+            secret_key=STRONG,
+            database_url="postgresql+psycopg://registro:Zq8-vW3!pL0x@db.regione.example:5432/registro",
+            smtp_username="registro",
+            smtp_password="pec-Zq8vW3pL0x",
+        )
+    )
+    # no password in the URL (peer/trust/certificate authentication) is not a default secret
+    check_production(
+        settings(environment="production", secret_key=STRONG, database_url="postgresql+psycopg:///registro")
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"database_url": "postgresql+psycopg://postgres:postgres@db:5432/registro"}, "REGISTRO_DATABASE_URL"),
+        ({"database_url": "postgresql://registro:changeme@db/registro"}, "REGISTRO_DATABASE_URL"),
+        ({"smtp_username": "pec", "smtp_password": "password"}, "REGISTRO_SMTP_PASSWORD"),
+        ({"smtp_username": "pec@regione.example", "smtp_password": "pec@regione.example"}, "REGISTRO_SMTP_PASSWORD"),
+    ],
+)
+def test_production_with_default_passwords_refuses(values: dict[str, str], reason: str) -> None:
+    with pytest.raises(InsecureSettings, match=reason) as refused:
+        check_production(settings(environment="production", secret_key=STRONG, **values))
+    assert "changeme" not in str(refused.value) and ":postgres@" not in str(refused.value)
+
+
+def test_every_problem_is_named_at_once() -> None:
+    with pytest.raises(InsecureSettings) as refused:
+        check_production(
+            settings(environment="production", database_url="postgresql://u:admin@h/d", smtp_password="secret")
+        )
+    message = str(refused.value)
+    for setting in ("REGISTRO_SECRET_KEY", "REGISTRO_DATABASE_URL", "REGISTRO_SMTP_PASSWORD"):
+        assert setting in message
+
+
+def test_secrets_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRO_ENVIRONMENT", "production")
+    monkeypatch.setenv("REGISTRO_SECRET_KEY", STRONG)
+    loaded = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert loaded.secret_key == STRONG
+    check_production(loaded)
+
+
+def test_the_app_refuses_to_start_in_production_with_the_default_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.main import create_app
+    from registro.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "environment", "production")
+    monkeypatch.setattr(get_settings(), "secret_key", DEFAULT_SECRET)
+    with pytest.raises(InsecureSettings, match="REGISTRO_SECRET_KEY"):
+        create_app()
+    monkeypatch.setattr(get_settings(), "secret_key", STRONG)
+    assert create_app().title  # with its own secret it starts
