@@ -44,13 +44,26 @@ def request_action(
     session.flush()
     claimed = session.execute(
         update(Application)
-        .where(col(Application.id) == application.id, col(Application.pending_action_id).is_(None))
+        .where(
+            col(Application.id) == application.id,
+            col(Application.pending_action_id).is_(None),
+            col(Application.version) == application.version,  # unchanged since it was checked
+        )
         .values(pending_action_id=action.id)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        raise ConcurrentChange("è già in corso un'altra azione su questa pratica: attendere il suo completamento")
+        raise ConcurrentChange("la pratica è cambiata o è in corso un'altra azione: ricaricare e riprovare")
+    # checked again under the claim: the file is now locked (its row on PostgreSQL, the database on SQLite),
+    # so the rules see one state — an action that ended meanwhile cannot change it half-way through the check
+    try:
+        check_event(
+            session, application=application, event=event, actor=actor, profile=profile, now=now, payload=payload
+        )
+    except BaseException:
+        session.rollback()
+        raise
     session.commit()
     session.refresh(application)
     return action

@@ -53,26 +53,31 @@ def run_action_synchronously_for_tests(
 
     async def dispatch(action_id: int) -> None:
         dispatched.ids.append(action_id)
-        if not dispatched.run:
-            return
-        with Session(engine, expire_on_commit=False) as session:
-            action = session.get(StageAction, action_id)
-            assert action is not None
-            application = session.get(Application, action.application_id)
-            actor = session.get(User, action.actor_id)
-            assert application is not None and actor is not None
-            error = None
-            try:
-                apply_event(
-                    session, application=application, event=action.event, actor=actor, profile=profile,
-                    now=clock.now, payload=action.payload, flow_run_id=f"test-run-{action_id}",
-                )  # fmt: skip
-            except DomainError as exc:
-                session.rollback()
-                error = exc.message
-            finish_action(session, action=action, now=clock.now, error=error)
+        if dispatched.run:
+            apply_stored_action(engine, profile, clock.now, action_id)
 
     return dispatch
+
+
+def apply_stored_action(engine: Engine, profile: RegionProfile, now: datetime, action_id: int) -> None:
+    """What a stage flow does with a stored action, without Prefect: apply its event (or record why
+    not) and free the file. Run id ``test-run-<id>``."""
+    with Session(engine, expire_on_commit=False) as session:
+        action = session.get(StageAction, action_id)
+        assert action is not None
+        application = session.get(Application, action.application_id)
+        actor = session.get(User, action.actor_id)
+        assert application is not None and actor is not None
+        error = None
+        try:
+            apply_event(
+                session, application=application, event=action.event, actor=actor, profile=profile,
+                now=now, payload=action.payload, flow_run_id=f"test-run-{action_id}",
+            )  # fmt: skip
+        except DomainError as exc:
+            session.rollback()
+            error = exc.message
+        finish_action(session, action=action, now=now, error=error)
 
 
 def login(client: TestClient, user: User | str, password: str = PASSWORD) -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -33,6 +32,7 @@ from models.enums import ActionStatus
 from models.people import User
 from tests.api_support import Clock
 from tests.factories import PASSWORD
+from tests.live_server import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -104,39 +104,13 @@ def live_server(clean_db: Engine, clock: Clock, prefect_harness: None) -> Iterat
     ``session.expire_all()``/``refresh``, which would reload ``people.*`` lazily inside a transaction
     that holds the lock while the server waits for it.
     """
-    import uvicorn
-
     from api.deps import get_now
     from api.main import create_app
 
     app = create_app()
     app.dependency_overrides[get_now] = lambda: clock.now
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # bound here and handed to uvicorn: no race for the port
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-browser", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + TIMEOUT_S
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not server.started:
-            raise RuntimeError(f"the live server did not start in {TIMEOUT_S:.0f} s")
-        yield LiveServer(url=f"http://127.0.0.1:{port}", clock=clock, engine=clean_db)
-    finally:
-        server.should_exit = True  # the lifespan's shutdown drains the flows still running
-        thread.join(timeout=TIMEOUT_S)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=5)
-        sock.close()
-    if thread.is_alive():
-        pytest.fail(f"the live server did not stop in {TIMEOUT_S + 5:.0f} s")
+    with serve_in_thread(app, TIMEOUT_S, name="uvicorn-browser") as url:
+        yield LiveServer(url=url, clock=clock, engine=clean_db)
 
 
 # ---- the browser ---------------------------------------------------------------------------
