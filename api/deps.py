@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -34,7 +34,11 @@ TOKEN_URL = "/api/v1/auth/token"
 bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description="Token ottenuto con il login")
 
 
-def get_session() -> Iterator[Session]:
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request. An async dependency on purpose: its closing (a rollback that ends any
+    open transaction, which on SQLite holds the write lock) runs on the event loop at once, never
+    waiting for a worker thread — with every worker thread busy behind that same lock, a threaded
+    teardown would wait for the lock's own release (a 30 s stall under a burst of requests)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
 

@@ -14,7 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import DomainError
@@ -166,6 +167,19 @@ async def on_operational_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def on_out_of_range(_: Request, exc: Exception) -> JSONResponse:
+    log.info("valore non memorizzabile: %s", exc)
+    return error_response(
+        422, "un valore non è ammesso (numero fuori dall'intervallo o carattere non valido): nulla è stato salvato",
+        "valore_non_valido",
+    )  # fmt: skip
+
+
+async def on_pool_timeout(_: Request, exc: Exception) -> JSONResponse:
+    log.error("nessuna connessione libera al database: %s", exc)
+    return error_response(503, "il sistema è molto carico: riprovare tra poco", "servizio_non_disponibile")
+
+
 async def on_unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("errore imprevisto", exc_info=exc)
     return error_response(500, "errore interno imprevisto: l'operazione non è stata eseguita", "errore_interno")
@@ -177,4 +191,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(IntegrityError, on_integrity_error)
     app.add_exception_handler(OperationalError, on_operational_error)
+    app.add_exception_handler(DataError, on_out_of_range)
+    app.add_exception_handler(OverflowError, on_out_of_range)
+    app.add_exception_handler(PoolTimeout, on_pool_timeout)
     app.add_exception_handler(Exception, on_unexpected_error)

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import errors
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
+from api.input_guard import NulGuard
 from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
 from api.routers import (
     applications,
@@ -33,7 +34,7 @@ from api.routers import (
     submission,
     users,
 )
-from registro.settings import get_settings
+from registro.settings import check_production, get_settings
 
 log = logging.getLogger("registro.api")
 
@@ -96,6 +97,7 @@ class BodyLimit:
 
 def create_app(**overrides: Any) -> FastAPI:
     settings = get_settings()
+    check_production(settings)  # production with development secrets: refuse to start
     app = FastAPI(
         title="Registro dei distretti produttivi",
         description=DESCRIPTION,
@@ -122,6 +124,7 @@ def create_app(**overrides: Any) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
     web.install(app)
     app.add_api_route("/", lambda: RedirectResponse("/registro"), include_in_schema=False)
+    app.add_middleware(NulGuard, limit=settings.max_upload_bytes + UPLOAD_MARGIN)  # JSON and form bodies
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
     return app
 
