@@ -11,16 +11,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.enums import NotificationStatus
+from models.application import Application
+from models.district import District
+from models.enums import NotificationStatus, State
 from models.notification import Notification
+from models.registry import AnnualReport, RegistryEntry
 from notifications.sender import message_id
 from registro.mailcatcher import READY_LINE
 from tasks.delivery import LEASE
@@ -125,3 +129,79 @@ def test_delivery_killed_mid_batch_then_restarted_loses_nothing(
     )
     assert not lost and set(captured) == expected
     assert duplicated <= 1  # at most the one in flight at the kill, with its same Message-ID
+
+
+SWEEP = """
+import sys
+from datetime import date
+from tasks.report_cycle import run_report_cycle
+report = run_report_cycle(date.fromisoformat(sys.argv[1]))
+print(f"anno={report.year} aperte={report.opened} promemoria={report.reminders}")
+"""
+DISTRICTS = 4000
+
+
+def _active_districts(session: Session, n: int) -> None:
+    """n districts active in the registry since 2026, each with a PEC address (bulk, no procedure)."""
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    districts = [District(name=f"Distretto di prova {i}", section=1, pec_email=f"d{i}@pec.example.it",
+                          created_at=start) for i in range(n)]  # fmt: skip
+    session.add_all(districts)
+    session.flush()
+    applications = [
+        Application(district_id=d.id or 0, section=1, state=State.ACTIVE, created_at=start, updated_at=start)
+        for d in districts
+    ]
+    session.add_all(applications)
+    session.flush()
+    day = start.date()
+    session.add_all(
+        RegistryEntry(
+            district_id=a.district_id,
+            application_id=a.id or 0,
+            section=1,
+            registered_on=day,
+            valid_from=day,
+            valid_until=date(2029, 3, 1),
+        )
+        for a in applications
+    )
+    session.commit()
+
+
+def test_report_sweep_killed_mid_way_then_rerun_opens_and_mails_each_once(clean_db: Engine, session: Session) -> None:
+    _active_districts(session, DISTRICTS)
+    env = {**os.environ, "REGISTRO_DATABASE_URL": clean_db.url.render_as_string(hide_password=False)}
+    as_of = "2027-01-04"  # the 2026 reports open
+    first = subprocess.Popen([sys.executable, "-c", SWEEP, as_of], cwd=REPO_ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    # watched through a plain engine: its reads take no write lock (SQLite WAL) and never wait for the sweep
+    watcher = create_engine(clean_db.url)
+    deadline = time.monotonic() + 120
+    opened = queued_at_kill = 0
+    with watcher.connect() as conn:
+        while first.poll() is None and time.monotonic() < deadline:
+            opened = conn.execute(text("SELECT count(*) FROM annual_report")).scalar_one()
+            conn.commit()
+            if opened >= 1000:  # the first chunk of reports is committed: the sweep is under way
+                break
+            time.sleep(0.002)
+        assert first.poll() is None, "lo sweep è finito prima dell'interruzione: aumentare DISTRICTS"
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        queued_at_kill = conn.execute(text("SELECT count(*) FROM notification")).scalar_one()
+        conn.commit()
+    watcher.dispose()
+    assert queued_at_kill < DISTRICTS  # killed before the reminders were all queued
+
+    for _ in range(2):  # the next day's run, then once more: the second finds nothing to do
+        done = subprocess.run([sys.executable, "-c", SWEEP, as_of], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    reports = session.exec(select(AnnualReport.registry_entry_id, AnnualReport.year)).all()
+    keys = session.exec(select(Notification.idempotency_key).where(Notification.kind == "report_due")).all()
+    session.commit()
+    assert len(reports) == len(set(reports)) == DISTRICTS  # each entry's 2026 report opened once
+    assert len(keys) == len(set(keys)) == DISTRICTS  # one reminder per district's PEC, none twice
+    print(f"\nsweep interrotto (SIGKILL) con {opened} relazioni aperte e {queued_at_kill} avvisi in coda; "
+          f"dopo la ripresa: {len(reports)} relazioni, {len(keys)} avvisi, nessun doppione")  # fmt: skip
