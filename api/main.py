@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import errors
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
+from api.inflight import InFlightLimit, inflight_limit
 from api.input_guard import NulGuard
 from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
 from api.routers import (
@@ -34,6 +35,7 @@ from api.routers import (
     submission,
     users,
 )
+from registro.db import pool_capacity
 from registro.settings import check_production, get_settings
 
 log = logging.getLogger("registro.api")
@@ -126,6 +128,7 @@ def create_app(**overrides: Any) -> FastAPI:
     app.add_api_route("/", lambda: RedirectResponse("/registro"), include_in_schema=False)
     app.add_middleware(NulGuard, limit=settings.max_upload_bytes + UPLOAD_MARGIN)  # JSON and form bodies
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
+    app.add_middleware(InFlightLimit, limit=inflight_limit(pool_capacity(settings.resolved_database_url)))
     return app
 
 

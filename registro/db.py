@@ -13,13 +13,22 @@ from sqlmodel import Session, create_engine
 
 from registro.settings import get_settings
 
+SQLITE_POOL = (5, 10)  # (pool_size, max_overflow): writers queue on SQLite's lock anyway
+SERVER_POOL = (10, 20)
+
+
+def pool_capacity(url: str) -> int:
+    """How many connections an engine for ``url`` opens at most."""
+    return sum(SQLITE_POOL if url.startswith("sqlite") else SERVER_POOL)
+
 
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs.update(pool_size=SQLITE_POOL[0], max_overflow=SQLITE_POOL[1])
     else:
-        kwargs.update(pool_size=10, max_overflow=20)
+        kwargs.update(pool_size=SERVER_POOL[0], max_overflow=SERVER_POOL[1])
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
