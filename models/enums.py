@@ -112,8 +112,10 @@ class ActionStatus(StrEnum):
 
 class NotificationStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # handed to the SMTP server, its answer not yet recorded
     SENT = "sent"
     FAILED = "failed"
+    UNCERTAIN = "uncertain"  # the sender died mid-send: maybe delivered, never resent blindly
 
 
 class ProtocolDirection(StrEnum):

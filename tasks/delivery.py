@@ -2,8 +2,11 @@
 
 1. ``claim_due``: one transaction picks the due rows and leases them (``next_attempt_at`` moved
    ``LEASE`` ahead) so that a second delivery run at the same time does not pick them too.
-2. Each message is sent; right after the server accepts it the row is committed as sent, so a
-   crash can at worst leave one accepted mail unrecorded, never resend the others.
+2. Each message is marked ``sending`` (committed), sent, and right after the server accepts it
+   committed as ``sent``. If the process dies in between, the row stays ``sending``: once its lease
+   has expired the next run marks it ``uncertain`` — maybe delivered, maybe not — and never resends
+   it by itself (no mail twice); the outbox shows it and an official, having checked the PEC
+   receipts, can put it back in the queue.
 3. A refused message counts an attempt: retried with exponential backoff, failed at once on a
    permanent (5xx) refusal or after ``MAX_ATTEMPTS``. If the server is unreachable or the connection
    drops, the rows not attempted are released untouched (still queued, due now): nothing is lost.
@@ -57,11 +60,35 @@ class DeliveryReport:
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)  # not attempted: still queued, due now
+    uncertain: list[int] = field(default_factory=list)  # left "sending" by a run that died
     smtp_error: str | None = None  # the server could not be reached, or the connection dropped
 
 
 def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def settle_interrupted(*, as_of: datetime) -> list[int]:
+    """Rows a dead run left ``sending`` (lease expired): ``uncertain``, for a person to check."""
+    with session_scope() as session:
+        settled = session.execute(
+            update(Notification)
+            .where(col(Notification.status) == NotificationStatus.SENDING, col(Notification.next_attempt_at) <= as_of)
+            .values(
+                status=NotificationStatus.UNCERTAIN,
+                next_attempt_at=None,
+                last_error="invio interrotto mentre il server SMTP riceveva il messaggio: verificare le ricevute "
+                "PEC prima di rimetterlo in coda",
+            )
+            .returning(col(Notification.id))
+        )
+        ids = sorted(row[0] for row in settled)
+        session.commit()
+    return ids
+
+
+def mark_sending(notification_id: int) -> None:
+    _update(notification_id, status=NotificationStatus.SENDING)
 
 
 def claim_due(*, as_of: datetime, limit: int) -> list[Outgoing]:
@@ -128,8 +155,11 @@ def release(ids: list[int], *, as_of: datetime) -> None:
     with session_scope() as session:
         session.execute(
             update(Notification)
-            .where(col(Notification.id).in_(ids), col(Notification.status) == NotificationStatus.QUEUED)
-            .values(next_attempt_at=as_of)
+            .where(
+                col(Notification.id).in_(ids),
+                col(Notification.status).in_([NotificationStatus.QUEUED, NotificationStatus.SENDING]),
+            )
+            .values(status=NotificationStatus.QUEUED, next_attempt_at=as_of)
         )
         session.commit()
 
@@ -147,6 +177,7 @@ async def _db(fn: Callable[[], T]) -> T:
 async def deliver(*, as_of: datetime, limit: int, config: SmtpConfig) -> DeliveryReport:
     """Sends the due outbox rows over one connection; see the module docstring."""
     report = DeliveryReport()
+    report.uncertain = await _db(lambda: settle_interrupted(as_of=as_of))
     batch = await _db(lambda: claim_due(as_of=as_of, limit=limit))
     report.claimed = len(batch)
     if not batch:
@@ -165,6 +196,7 @@ async def deliver(*, as_of: datetime, limit: int, config: SmtpConfig) -> Deliver
                     mail_from=config.mail_from,
                     date=as_of,
                 )
+                await _db(lambda o=outgoing: mark_sending(o.id))  # type: ignore[misc]
                 try:
                     await mailer.send(message, outgoing.recipient)
                 except MessageRefused as refused:
@@ -184,8 +216,8 @@ async def deliver(*, as_of: datetime, limit: int, config: SmtpConfig) -> Deliver
         report.smtp_error = f"{type(error).__name__}: {error}"
         logger.error("server SMTP %s:%s non disponibile: %s", config.host, config.port, report.smtp_error)
     if pending:
-        # the one in flight when the connection dropped may have been accepted: it is sent again
-        # later with the same Message-ID (at-least-once), never silently dropped
+        # the one in flight when the connection dropped got no acceptance: queued again (same
+        # Message-ID), like those not attempted; only a process that dies leaves "uncertain" rows
         report.released = [o.id for o in pending]
         await _db(lambda: release(report.released, as_of=as_of))
     return report

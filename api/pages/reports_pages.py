@@ -38,8 +38,10 @@ PAGE_SIZE = 25
 REPORT_STATES = (State.REPORT_OPEN, State.REPORT_FILED, State.REPORT_ACCEPTED)
 STATUS_LABELS = {
     NotificationStatus.QUEUED: "in coda",
+    NotificationStatus.SENDING: "in invio",
     NotificationStatus.SENT: "inviata",
     NotificationStatus.FAILED: "non recapitata",
+    NotificationStatus.UNCERTAIN: "esito incerto (verificare le ricevute)",
 }
 ACTIVITY_STATUS = {"completata": "completata", "in_corso": "in corso", "non_avviata": "non avviata"}
 

@@ -171,7 +171,7 @@ def retry_notification(notification_id: int, ctx: Ctx) -> NotificationDetail:
     # conditional: a row sent (or queued again) meanwhile is never touched, so a sent mail is never resent
     requeued = ctx.session.exec(
         update(Notification)
-        .where(col(Notification.id) == notification_id, col(Notification.status) == NotificationStatus.FAILED)
+        .where(col(Notification.id) == notification_id, col(Notification.status).in_(RETRYABLE))
         .values(status=NotificationStatus.QUEUED, next_attempt_at=ctx.now)
     ).rowcount
     if requeued != 1:
@@ -182,6 +182,9 @@ def retry_notification(notification_id: int, ctx: Ctx) -> NotificationDetail:
     ctx.session.refresh(row)
     log.info("comunicazione %s rimessa in coda da %s", notification_id, ctx.user.username)
     return _detail(row, district_name)
+
+
+RETRYABLE = (NotificationStatus.FAILED, NotificationStatus.UNCERTAIN)  # a person decides to send again
 
 
 def _not_failed(row: Notification) -> str:

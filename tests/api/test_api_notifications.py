@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.enums import Event, NotificationStatus, Role
@@ -220,3 +221,19 @@ def test_committee_and_anonymous_are_refused(client: TestClient, auth: Http, ses
         assert response.status_code == 403, response.text
         assert response.json()["code"] == "non_autorizzato"
     assert client.get(URL).status_code == 401
+
+
+def test_an_uncertain_mail_goes_back_in_the_queue_only_on_request(
+    client: TestClient, auth: Http, session: Session, clock: Clock, scene: Scene
+) -> None:
+    row = rows(session, scene.ricerca)[0]
+    session.execute(
+        update(Notification).where(col(Notification.id) == row.id).values(status=NotificationStatus.UNCERTAIN)
+    )
+    session.commit()
+    assert row.id not in [o.id for o in claim_due(as_of=clock.now, limit=50)]  # never resent by itself
+    official = auth(scene.ricerca.official)
+    assert [i["id"] for i in listed(client, official, status="uncertain")["items"]] == [row.id]
+    retried = client.post(f"{URL}/{row.id}/retry", headers=official)
+    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    assert row.id in [o.id for o in claim_due(as_of=clock.now, limit=50)]

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.enums import NotificationStatus
 from models.notification import Notification
 from notifications.sender import SmtpConfig, message_id
-from tasks.delivery import MAX_ATTEMPTS, claim_due, deliver
+from tasks.delivery import LEASE, MAX_ATTEMPTS, claim_due, deliver
 
 
 class Recorder:
@@ -172,3 +173,24 @@ def test_only_due_rows_up_to_the_limit_are_claimed_and_leased(session: Session, 
     second = claim_due(as_of=now, limit=10)  # a concurrent run does not get the leased ones
     assert [o.recipient for o in second] == ["c@x.it"]
     assert claim_due(as_of=now, limit=10) == []
+
+
+def test_a_send_cut_short_by_a_dead_process_is_held_as_uncertain_not_resent(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    interrupted, waiting = queue(session, now, "a@pec.example.it", "b@pec.example.it")
+    claim_due(as_of=now, limit=500)  # a run claims both (lease) …
+    session.execute(  # … hands the first to the server and dies before recording the answer
+        update(Notification).where(col(Notification.id) == interrupted).values(status=NotificationStatus.SENDING)
+    )
+    session.commit()
+    assert asyncio.run(deliver(as_of=now + timedelta(minutes=5), limit=500, config=config(port))).claimed == 0
+    later = asyncio.run(deliver(as_of=now + LEASE + timedelta(minutes=1), limit=500, config=config(port)))
+    assert later.uncertain == [interrupted] and later.sent == [waiting]
+    by_id = {row.id: row for row in rows(session)}
+    assert by_id[interrupted].status == NotificationStatus.UNCERTAIN and "ricevute PEC" in (
+        by_id[interrupted].last_error or ""
+    )
+    assert [m["To"] for m in server.messages] == ["b@pec.example.it"]  # the uncertain one is not resent
+    again = asyncio.run(deliver(as_of=now + 2 * LEASE, limit=500, config=config(port)))
+    assert again.claimed == 0 and again.uncertain == [] and len(server.messages) == 1
