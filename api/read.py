@@ -27,7 +27,7 @@ from models.district import District, MemberEnterprise
 from models.enums import Event, Role, State
 from models.lifecycle import DOCUMENT_LABELS, STATE_LABELS, TRANSITIONS, allowed_events, find_transition
 from models.people import User
-from models.procedure import AuditEvent
+from models.procedure import AuditEvent, CommitteeAssignment
 from models.profiles import RegionProfile
 
 API = "/api/v1"
@@ -194,12 +194,21 @@ def timeline(session: Session, application: Application) -> list[TimelineItem]:
     ]
 
 
+def is_assigned_member(session: Session, application_id: int, user: User) -> bool:
+    query = select(CommitteeAssignment.id).where(
+        CommitteeAssignment.application_id == application_id, CommitteeAssignment.user_id == user.id
+    )
+    return session.exec(query).first() is not None
+
+
 def application_detail(
     session: Session, application: Application, *, user: User, profile: RegionProfile, now: datetime
 ) -> ApplicationDetail:
     base = application_read(session, application, user=user, profile=profile, now=now)
     pending = session.get(StageAction, application.pending_action_id) if application.pending_action_id else None
     assert application.id is not None
+    if user.role == Role.COMMITTEE and not is_assigned_member(session, application.id, user):
+        base.allowed_actions = []  # the committee's decision belongs to the members assigned to the file
     return ApplicationDetail(
         **base.model_dump(),
         timeline=timeline(session, application),

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from api.actions import ERROR_RESPONSES, accept, not_in_state
 from api.deps import Ctx, CurrentApplication, Dispatcher
 from api.errors import Conflict
+from api.read import is_assigned_member
 from api.schemas import (
     ActionAccepted,
     CommitteeAssignIn,
@@ -71,10 +72,7 @@ def _members(ctx: Ctx, application: Application) -> list[CommitteeMemberRead]:
 
 def is_assigned(ctx: Ctx, application: Application) -> bool:
     """Whether the user is one of the committee members assigned to the application."""
-    query = select(CommitteeAssignment.id).where(
-        CommitteeAssignment.application_id == application.id, CommitteeAssignment.user_id == ctx.user.id
-    )
-    return ctx.session.exec(query).first() is not None
+    return is_assigned_member(ctx.session, application.id or 0, ctx.user)
 
 
 @router.post("/committee", response_model=list[CommitteeMemberRead], summary="Assegna i membri del comitato")

@@ -186,3 +186,13 @@ def test_a_low_average_points_to_the_rejection_notice(client: TestClient, auth: 
     text = client.get(f"/comitato/pratiche/{app_id}/decisione").text
     assert "40,00 su 100" in text and "occorre il preavviso di rigetto" in text
     assert f'action="/pratiche/{app_id}/azioni/notify_rejection_intent"' in text
+
+
+def test_only_assigned_members_are_offered_the_decision(client: TestClient, auth: Http, people: People) -> None:
+    app_id = in_committee(client, auth, people, members=people.members[:2])
+    scored_by(client, auth, app_id, people.members[:2], HIGH_SCORES)
+    as_user(client, people.members[2])
+    unassigned = client.get(f"/pratiche/{app_id}").text
+    assert "/azioni/approve" not in unassigned and "Nessuna azione è disponibile" in unassigned
+    as_user(client, people.members[0])
+    assert f"/pratiche/{app_id}/azioni/approve" in client.get(f"/pratiche/{app_id}").text
