@@ -11,14 +11,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from models.application import Application, StageAction
 from models.enums import ActionStatus, Event
-from models.errors import ConcurrentChange
+from models.errors import ConcurrentChange, DomainError
 from models.people import User
 from models.profiles import RegionProfile
 from models.service import check_event
+
+CHANGED = "la pratica è cambiata o è in corso un'altra azione: ricaricare e riprovare"
+
+
+def _stored_version(session: Session, application: Application) -> int:
+    return int(session.exec(select(Application.version).where(col(Application.id) == application.id)).one())
 
 
 def request_action(
@@ -32,7 +38,17 @@ def request_action(
     payload: dict[str, Any] | None = None,
 ) -> StageAction:
     payload = dict(payload or {})
-    check_event(session, application=application, event=event, actor=actor, profile=profile, now=now, payload=payload)
+    try:
+        check_event(
+            session, application=application, event=event, actor=actor, profile=profile, now=now, payload=payload
+        )
+    except DomainError:
+        # the rules may have read what another action committed meanwhile (PostgreSQL reads each
+        # statement's latest data): if the file moved on, the honest answer is the conflict, not the rule
+        if _stored_version(session, application) != application.version:
+            session.rollback()
+            raise ConcurrentChange(CHANGED) from None
+        raise
     action = StageAction(
         application_id=application.id,  # type: ignore[arg-type]
         event=event,
@@ -54,7 +70,7 @@ def request_action(
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        raise ConcurrentChange("la pratica è cambiata o è in corso un'altra azione: ricaricare e riprovare")
+        raise ConcurrentChange(CHANGED)
     # checked again under the claim: the file is now locked (its row on PostgreSQL, the database on SQLite),
     # so the rules see one state — an action that ended meanwhile cannot change it half-way through the check
     try:
