@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from io import BytesIO
 from typing import Any
 
+import openpyxl
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -21,6 +23,7 @@ from models.district import District
 from models.errors import DomainError
 from models.people import User
 from models.profiles import RegionProfile
+from models.roster import FIELDS, ROSTER_CSV_HEADER
 from models.service import apply_event
 from tests.factories import PASSWORD
 
@@ -185,3 +188,22 @@ def to_active(client: TestClient, auth: Http, people: People, representative: Us
     act(client, app_id, "approve", off)
     act(client, app_id, "issue_act", auth(people.head), publication_ref="BURP n. 1")
     return app_id
+
+
+def roster_csv(rows: list[dict[str, Any]]) -> bytes:
+    """A roster file as a representative uploads it: semicolon CSV with the expected header."""
+    lines = [ROSTER_CSV_HEADER] + [";".join(str(row[f]) for f in FIELDS) for row in rows]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def roster_xlsx(rows: list[dict[str, Any]]) -> bytes:
+    """The same roster as an Excel workbook."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(ROSTER_CSV_HEADER.split(";"))
+    for row in rows:
+        sheet.append([row[f] for f in FIELDS])
+    out = BytesIO()
+    workbook.save(out)
+    return out.getvalue()

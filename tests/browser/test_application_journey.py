@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Locator, Page, expect
@@ -19,8 +18,7 @@ from models.enums import DocumentKind, State
 from models.people import User
 from models.profiles import RegionProfile
 from models.registry import RecognitionAct, RegistryEntry
-from models.roster import FIELDS, ROSTER_CSV_HEADER
-from tests.api_support import HIGH_SCORES, Http, People, act, draft_ready, fetch, roster_rows
+from tests.api_support import HIGH_SCORES, Http, People, act, draft_ready, fetch, roster_csv, roster_rows, roster_xlsx
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, login, logout, shot, unlabelled_fields
 from tests.factories import pdf_text
 
@@ -31,21 +29,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-def roster_csv(rows: list[dict[str, Any]]) -> bytes:
-    lines = [ROSTER_CSV_HEADER] + [";".join(str(row[f]) for f in FIELDS) for row in rows]
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
-def roster_xlsx(rows: list[dict[str, Any]], path: Any) -> None:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.append(ROSTER_CSV_HEADER.split(";"))
-    for row in rows:
-        sheet.append([row[f] for f in FIELDS])
-    workbook.save(path)
 
 
 def upload(page: Page, label: str, name: str, content: bytes, mime: str = PDF) -> None:
@@ -133,7 +116,7 @@ def test_representative_applies_and_submits(
 
     # the same roster as an Excel sheet, all rows valid
     sheet = tmp_path / "elenco-imprese.xlsx"
-    roster_xlsx(roster_rows(), sheet)
+    sheet.write_bytes(roster_xlsx(roster_rows()))
     page.get_by_label("File dell'elenco (CSV o XLSX)").set_input_files(str(sheet))
     page.get_by_role("button", name="Carica l'elenco").click()
     expect(page.get_by_role("status")).to_be_visible()

@@ -107,3 +107,15 @@ def draft(api: Api) -> int:
 def score(api: Api, app_id: int, scores: dict[str, int]) -> None:
     for member in ("val1", "val2", "val3"):
         api.call(member, "POST", f"/api/v1/applications/{app_id}/evaluations", 201, json={"scores": scores})
+
+
+def to_active(api: Api) -> int:
+    """A new district's application from draft to an active registry entry, every stage through HTTP."""
+    app_id = draft(api)
+    api.act("rapp", app_id, "submit")
+    api.act("funz", app_id, "start_review")
+    api.act("funz", app_id, "declare_complete")
+    score(api, app_id, SCORES_HIGH)
+    api.act("funz", app_id, "approve")
+    api.act("dirig", app_id, "issue_act", {"publication_ref": "BURP n. 10 del 2026"})
+    return app_id

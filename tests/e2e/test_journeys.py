@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.journey_support import SCORES_HIGH, SCORES_LOW, Api, create_people, draft, score
+from tests.e2e.journey_support import SCORES_LOW, Api, create_people, draft, score, to_active
 
 pytestmark = pytest.mark.prefect
 
@@ -28,13 +28,7 @@ def api(live_server: str, clean_db: object) -> Iterator[Api]:
 
 
 def test_draft_to_active_registry_entry(api: Api) -> None:
-    app_id = draft(api)
-    api.act("rapp", app_id, "submit")
-    api.act("funz", app_id, "start_review")
-    api.act("funz", app_id, "declare_complete")
-    score(api, app_id, SCORES_HIGH)
-    api.act("funz", app_id, "approve")
-    api.act("dirig", app_id, "issue_act", {"publication_ref": "BURP n. 10 del 2026"})
+    app_id = to_active(api)
 
     detail = api.call("funz", "GET", f"/api/v1/applications/{app_id}")
     assert detail["state"] == "active"

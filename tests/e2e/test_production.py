@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.e2e.journey_support import SCORES_HIGH, Api, create_people, draft, score
+from tests.e2e.journey_support import Api, create_people, to_active
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
@@ -171,13 +171,7 @@ def test_production_setup_runs_a_journey_on_prefect_server_and_worker(
         api = Api(f"http://127.0.0.1:{api_port}")
         api.login("admin", admin_password)
         create_people(api)
-        app_id = draft(api)
-        api.act("rapp", app_id, "submit")
-        api.act("funz", app_id, "start_review")
-        api.act("funz", app_id, "declare_complete")
-        score(api, app_id, SCORES_HIGH)
-        api.act("funz", app_id, "approve")
-        api.act("dirig", app_id, "issue_act", {"publication_ref": "BURP n. 10 del 2026"})
+        app_id = to_active(api)
         detail = api.call("funz", "GET", f"/api/v1/applications/{app_id}")
         assert detail["state"] == "active"
         registry = api.call(None, "GET", "/api/v1/registry")

@@ -23,7 +23,19 @@ from models.registry import AnnualReport
 from models.roster import FIELDS, ROSTER_CSV_HEADER
 from tasks.expiry import close_lapsed_terms
 from tasks.report_cycle import open_reports
-from tests.api_support import API, Clock, Http, People, act, draft_ready, fetch, roster_rows, to_active
+from tests.api_support import (
+    API,
+    Clock,
+    Http,
+    People,
+    act,
+    draft_ready,
+    fetch,
+    roster_csv,
+    roster_rows,
+    roster_xlsx,
+    to_active,
+)
 from tests.factories import Factory
 from tests.pages_support import csrf_of, page_login, submit_form
 
@@ -37,23 +49,6 @@ def _new_draft(client: TestClient, **fields: str) -> int:
     match = re.fullmatch(r"/pratiche/(\d+)/modifica", response.headers["location"])
     assert match
     return int(match.group(1))
-
-
-def _csv(rows: list[dict[str, Any]]) -> bytes:
-    lines = [ROSTER_CSV_HEADER] + [";".join(str(row[f]) for f in FIELDS) for row in rows]
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
-def _xlsx(rows: list[dict[str, Any]]) -> bytes:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.append(ROSTER_CSV_HEADER.split(";"))
-    for row in rows:
-        sheet.append([row[f] for f in FIELDS])
-    out = BytesIO()
-    workbook.save(out)
-    return out.getvalue()
 
 
 def _upload_roster(client: TestClient, app_id: int, name: str, content: bytes, kind: str = "text/csv") -> Response:
@@ -104,7 +99,7 @@ def test_only_representatives_see_the_district_pages(client: TestClient, people:
 def test_another_district_s_application_shows_nothing(client: TestClient, people: People, session: Session) -> None:
     page_login(client, people.rep)
     app_id = _new_draft(client, programme_summary="Segreto industriale del distretto")
-    assert _upload_roster(client, app_id, "elenco.csv", _csv(roster_rows())).status_code == 303
+    assert _upload_roster(client, app_id, "elenco.csv", roster_csv(roster_rows())).status_code == 303
     other = TestClient(client.app)
     page_login(other, people.other_rep)
     for suffix in ("modifica", "elenco-imprese", "documenti"):
@@ -116,7 +111,7 @@ def test_another_district_s_application_shows_nothing(client: TestClient, people
     upload = other.post(
         f"/pratiche/{app_id}/elenco-imprese",
         data={"csrf_token": token},
-        files={"file": ("x.csv", _csv(roster_rows(3, start=9000)), "text/csv")},
+        files={"file": ("x.csv", roster_csv(roster_rows(3, start=9000)), "text/csv")},
     )
     assert upload.status_code == 403 and _members(session, app_id) == 50
     edit = other.post(f"/pratiche/{app_id}/modifica", data={"csrf_token": token, "programme_summary": "preso"})
@@ -231,11 +226,11 @@ def test_roster_csv_good_then_bad_rows_listed_and_nothing_stored(
 ) -> None:
     page_login(client, people.rep)
     app_id = _new_draft(client)
-    good = _upload_roster(client, app_id, "elenco.csv", _csv(roster_rows()))
+    good = _upload_roster(client, app_id, "elenco.csv", roster_csv(roster_rows()))
     assert good.status_code == 303
     shown = client.get(good.headers["location"]).text
     assert "Elenco delle imprese caricato: 50 imprese, 150 addetti." in shown and "Officina 0 s.r.l." in shown
-    bad = _upload_roster(client, app_id, "elenco.csv", _csv(_bad_rows()))
+    bad = _upload_roster(client, app_id, "elenco.csv", roster_csv(_bad_rows()))
     assert bad.status_code == 422
     html = html_lib.unescape(bad.text)
     assert "L'elenco contiene 2 righe non valide (righe 2, 4): nulla è stato salvato" in html
@@ -250,10 +245,10 @@ def test_roster_csv_good_then_bad_rows_listed_and_nothing_stored(
 def test_roster_xlsx_good_and_bad(client: TestClient, people: People, session: Session) -> None:
     page_login(client, people.rep)
     app_id = _new_draft(client)
-    bad = _upload_roster(client, app_id, "elenco.xlsx", _xlsx(_bad_rows()), XLSX)
+    bad = _upload_roster(client, app_id, "elenco.xlsx", roster_xlsx(_bad_rows()), XLSX)
     assert bad.status_code == 422 and "righe 2, 4" in bad.text and "Atlantide" in bad.text
     assert _members(session, app_id) == 0
-    good = _upload_roster(client, app_id, "elenco.xlsx", _xlsx(roster_rows(60, employees=4)), XLSX)
+    good = _upload_roster(client, app_id, "elenco.xlsx", roster_xlsx(roster_rows(60, employees=4)), XLSX)
     assert good.status_code == 303
     assert "60 imprese, 240 addetti" in client.get(good.headers["location"]).text
     assert _members(session, app_id) == 60
@@ -284,7 +279,7 @@ def test_documents_then_the_submit_form(client: TestClient, people: People, sess
     assert 'value="receipt"' not in page  # produced by the office, never uploaded
     assert "La domanda non si può ancora presentare" in page and "servono almeno 50 imprese" in page
     assert "/azioni/submit" not in page
-    assert _upload_roster(client, app_id, "elenco.csv", _csv(roster_rows())).status_code == 303
+    assert _upload_roster(client, app_id, "elenco.csv", roster_csv(roster_rows())).status_code == 303
     for kind in ("pact", "development_programme"):
         assert _upload_document(client, app_id, kind).status_code == 303
     page = client.get(f"/pratiche/{app_id}/documenti").text
