@@ -17,6 +17,7 @@ from models.application import Application
 from models.enums import Event, Role, State
 from models.errors import ConcurrentChange, Forbidden, TransitionNotAllowed
 from models.lifecycle import STATE_LABELS, allowed_events
+from registro.db import begin_read
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Fuori dalla competenza dell'utente"},
@@ -45,7 +46,7 @@ def accept(
         payload=data,
     )
     assert action.id is not None
-    ctx.session.commit()  # end the read transaction: on SQLite it holds the write lock the flow needs
+    begin_read(ctx.session)  # on SQLite the write lock goes to the flow, the answer is read without it
     start_flow(dispatch, action.id)
     ctx.session.refresh(application)
     ctx.session.refresh(action)

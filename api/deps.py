@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.from_thread
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session, select
 
@@ -25,7 +25,7 @@ from models.enums import Role
 from models.errors import Forbidden, NotFound
 from models.people import ApiToken, User
 from models.profiles import RegionProfile, load_profile
-from registro.db import get_engine
+from registro.db import get_engine, get_read_engine, refuse_writes
 from registro.settings import get_settings
 
 log = logging.getLogger("registro.api")
@@ -34,11 +34,20 @@ TOKEN_URL = "/api/v1/auth/token"
 bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description="Token ottenuto con il login")
 
 
-async def get_session() -> AsyncIterator[Session]:
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request. An async dependency on purpose: its closing (a rollback that ends any
     open transaction, which on SQLite holds the write lock) runs on the event loop at once, never
     waiting for a worker thread — with every worker thread busy behind that same lock, a threaded
-    teardown would wait for the lock's own release (a 30 s stall under a burst of requests)."""
+    teardown would wait for the lock's own release (a 30 s stall under a burst of requests).
+    A GET or HEAD reads through ``get_read_engine`` and may not write."""
+    if request.method in READ_METHODS:
+        with Session(get_read_engine(), expire_on_commit=False) as session:
+            refuse_writes(session)
+            yield session
+        return
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
 

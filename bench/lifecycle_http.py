@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,12 @@ from registro.fake_enterprises import make_roster  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-password-1"
 PASSWORD = "bench-password-12345"
+POLL_SECONDS = 0.1  # how often the driver asks for an action's outcome (a page would ask less often)
 OFFICIAL, HEAD, COMMITTEE = "funz.bench", "dir.bench", ("val1.bench", "val2.bench", "val3.bench")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -61,6 +63,7 @@ class System:
 
     def __init__(self, data_dir: Path, prefect_database_url: str = "") -> None:
         self.api_port, self.prefect_port, self.smtp_port = free_port(), free_port(), free_port()
+        self.worker_port = free_port(socket.SOCK_DGRAM)
         self.env = dict(os.environ)
         if prefect_database_url:  # the Prefect server on PostgreSQL (production), the app still on SQLite
             self.env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url
@@ -69,6 +72,7 @@ class System:
             REGISTRO_API_PORT=str(self.api_port),
             REGISTRO_PREFECT_PORT=str(self.prefect_port),
             REGISTRO_SMTP_PORT=str(self.smtp_port),
+            REGISTRO_STAGE_WORKER_PORT=str(self.worker_port),
             REGISTRO_ADMIN_PASSWORD=ADMIN_PASSWORD,
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
         )
@@ -131,16 +135,18 @@ class Driver:
         return response.json() if response.content else None
 
     async def action(self, user: str, app_id: int, event: str, body: dict[str, Any] | None = None) -> None:
+        sent_at = datetime.now(UTC)
         started = time.perf_counter()
         accepted = await self.call(user, "POST", f"/api/v1/applications/{app_id}/actions/{event}", json=body)
         self.latencies.append(time.perf_counter() - started)
         action_id = accepted["action"]["id"]
-        while True:
+        while True:  # as a page would: the outcome is read from the action, its end time from the server
+            await asyncio.sleep(POLL_SECONDS)
             status = await self.call(user, "GET", f"/api/v1/actions/{action_id}")
             if status["status"] in ("done", "failed"):
                 break
-            await asyncio.sleep(0.025)
-        self.completions.append(time.perf_counter() - started)
+        finished_at = datetime.fromisoformat(status["finished_at"])
+        self.completions.append((finished_at - sent_at).total_seconds())
         self.actions += 1
         if status["status"] == "failed":
             raise RuntimeError(f"azione {event} della domanda {app_id} fallita: {status['error']}")

@@ -1,9 +1,12 @@
-"""Starting the stage flow of an accepted action (``StageAction``), in-process or as a deployment.
+"""Starting the stage flow of an accepted action (``StageAction``): in the stage worker, in-process
+or as a deployment.
 
 ``settings.flow_dispatch``:
-- ``inprocess`` (embedded default): the flow runs in this process, on an event loop of its own in a
-  background thread — not on the API's loop, which keeps answering requests while Prefect's engine
-  works; ``drain()`` awaits the ones still running (call it at shutdown). About 0.2 s per run.
+- ``worker`` (embedded default, set by ``registro run``): the action's id goes in a UDP datagram to
+  the stage worker process (``registro.stage_worker``), which runs the flow; nothing here waits.
+- ``inprocess`` (the API started alone): the flow runs in this process, on an event loop of its own
+  in a background thread — not on the API's loop, which keeps answering requests while Prefect's
+  engine works; ``drain()`` awaits the ones still running (call it at shutdown). About 0.2 s per run.
 - ``deployment``: ``run_deployment(..., timeout=0)`` creates a run of ``<flow>/<deployment_suffix>``
   that a worker (or ``registro.serve``) executes; returns in about 0.1 s.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import socket
 import threading
 from typing import Any
 
@@ -68,18 +72,44 @@ def _load(action_id: int) -> tuple[Event, int]:
 
 async def dispatch(action_id: int) -> None:
     """Starts the stage flow of a stored action and returns at once (the API then answers 202)."""
+    settings = get_settings()
+    if settings.flow_dispatch == FlowDispatch.WORKER:
+        notify_worker(action_id, settings.stage_worker_port)
+        return
     event, application_id = await anyio.to_thread.run_sync(_load, action_id)
     flow = STAGE_FLOW_OF_EVENT.get(event)
     if flow is None:
         logger.error("azione %s: nessun flusso per l'evento %s", action_id, event)
         return
     parameters = {"action_id": action_id}
-    if get_settings().flow_dispatch == FlowDispatch.DEPLOYMENT:
+    if settings.flow_dispatch == FlowDispatch.DEPLOYMENT:
         await _run_deployment(flow, parameters, run_name(flow.name, action_id, application_id))
         return
     future = asyncio.run_coroutine_threadsafe(_run_inprocess(flow, parameters), flow_loop())
     _running.add(future)
     future.add_done_callback(_running.discard)
+
+
+def notify_worker(action_id: int, port: int) -> None:
+    """One datagram with the action's id to the stage worker on 127.0.0.1 — fire and forget: if the
+    worker is down, it finds the queued action in the database when it starts (and the recovery
+    sweep would after a minute)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(str(action_id).encode("ascii"), ("127.0.0.1", port))
+    except OSError as error:
+        logger.warning("azione %s: esecutore delle fasi non raggiungibile (%s)", action_id, error)
+
+
+async def run_stage_flow(action_id: int) -> None:
+    """Runs the stage flow of a stored action on the caller's event loop, to its end (the stage
+    worker). Errors are logged: the action is then still queued (transient) or marked failed (bug)."""
+    event, _application_id = await anyio.to_thread.run_sync(_load, action_id)
+    flow = STAGE_FLOW_OF_EVENT.get(event)
+    if flow is None:
+        logger.error("azione %s: nessun flusso per l'evento %s", action_id, event)
+        return
+    await _run_inprocess(flow, {"action_id": action_id})
 
 
 async def _run_inprocess(flow: Flow[..., Any], parameters: dict[str, Any]) -> None:

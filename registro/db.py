@@ -15,6 +15,7 @@ from registro.settings import get_settings
 
 SQLITE_POOL = (5, 10)  # (pool_size, max_overflow): writers queue on SQLite's lock anyway
 SERVER_POOL = (10, 20)
+DEFERRED_OPTION = "registro_sqlite_deferred"  # execution option: this transaction begins deferred
 
 
 def pool_capacity(url: str) -> int:
@@ -22,7 +23,8 @@ def pool_capacity(url: str) -> int:
     return sum(SQLITE_POOL if url.startswith("sqlite") else SERVER_POOL)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """``read_only``: on SQLite a deferred BEGIN (see ``get_read_engine``); elsewhere no difference."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -32,13 +34,22 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
     return engine
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at BEGIN: a read-then-write can never hit a stale snapshot."""
+    """Take SQLite's write lock at BEGIN: a read-then-write can never hit a stale snapshot.
+    A transaction begun by ``begin_read`` begins deferred instead."""
+    if connection.get_execution_options().get(DEFERRED_OPTION):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection: Any) -> None:
+    """A reader's transaction: in WAL mode it reads a snapshot and never waits for the writer."""
+    connection.exec_driver_sql("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,6 +68,38 @@ def get_engine() -> Engine:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return make_engine(settings.resolved_database_url)
+
+
+def get_read_engine() -> Engine:
+    """For requests that only read (GET, HEAD). On SQLite an engine of its own whose transactions
+    begin deferred: readers see a snapshot (WAL) and never queue behind the one writer — with ``BEGIN
+    IMMEDIATE`` every page view and status poll took the write lock in turn, and the actions and
+    flows waited behind them. Elsewhere the same engine."""
+    return _read_engine(get_engine())
+
+
+@lru_cache
+def _read_engine(engine: Engine) -> Engine:
+    if engine.dialect.name != "sqlite":
+        return engine
+    return make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+
+
+def begin_read(session: Session) -> None:
+    """Commits the session's work and begins a transaction for reading only: after its write a request
+    reads what it answers (the read model) without SQLite's write lock, which it would otherwise hold
+    until the session closes, after the answer is sent. No difference on PostgreSQL."""
+    session.commit()
+    session.connection(execution_options={DEFERRED_OPTION: True})
+
+
+def refuse_writes(session: Session) -> None:
+    """Makes ``session`` read-only: a flush raises (a GET must never write, see ``get_read_engine``)."""
+
+    def refuse(*_args: Any) -> None:
+        raise RuntimeError("scrittura in una sessione di sola lettura (richiesta GET)")
+
+    event.listen(session, "before_flush", refuse)
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 Child processes, started in this order and stopped in the reverse one:
 ``prefect`` (``prefect server start`` on SQLite, with its scheduler), ``posta`` (the local SMTP capture
 server, only when ``REGISTRO_SMTP_HOST`` is empty), ``runner`` (``python -m registro.serve``: the
-deployments of ``prefect.yaml`` with their schedules) and ``api`` (uvicorn ``api.main:app``).
+deployments of ``prefect.yaml`` with their schedules), ``fasi`` (``python -m registro.stage_worker``:
+the stage flows of the actions the API accepts) and ``api`` (uvicorn ``api.main:app``).
 Their output goes to the terminal, one prefix per process, and to ``<data_dir>/log/<name>.log``.
 Ctrl-C or SIGTERM stops them all and exits 0; if one dies on its own the others are stopped and the
 command exits 1 naming it.
@@ -29,7 +30,8 @@ from typing import IO
 from registro.mailcatcher import READY_LINE as MAIL_READY
 from registro.serve import DRAIN_SECONDS, PROJECT_ROOT
 from registro.serve import READY_LINE as RUNNER_READY
-from registro.settings import Settings, get_settings
+from registro.settings import FlowDispatch, Settings, get_settings
+from registro.stage_worker import READY_LINE as WORKER_READY
 
 START_TIMEOUT = 90.0  # seconds for each child to become ready
 STOP_TIMEOUT = 15.0  # seconds for each child to exit after SIGTERM, then SIGKILL
@@ -76,8 +78,8 @@ def _answers(host: str, port: int, path: str | None = None) -> Callable[[], bool
     return check
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def _port_free(host: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
@@ -247,15 +249,25 @@ def plan(settings: Settings, data_dir: Path) -> list[list[Child]]:
         cwd=PROJECT_ROOT,
         stop_timeout=DRAIN_SECONDS + STOP_TIMEOUT,  # it lets the runs in flight finish first
     )
+    dispatch = stage_dispatch(settings)
     api_argv = ["--host", settings.api_host, "--port", str(settings.api_port), "--no-use-colors"]
     api = Child(
         "api",
         [python, "-m", "uvicorn", "api.main:app", *api_argv],
         ready_check=_answers(_client_host(settings.api_host), settings.api_port),
         # prefect's logging config gives the "uvicorn" loggers this level: keep the API's own lines
-        env={"PREFECT_SERVER_LOGGING_LEVEL": "INFO"},
+        env={"PREFECT_SERVER_LOGGING_LEVEL": "INFO", "REGISTRO_FLOW_DISPATCH": dispatch.value},
     )
-    return [first, [runner, api]]
+    second = [runner, api]
+    if dispatch == FlowDispatch.WORKER:
+        worker = Child("fasi", [python, "-m", "registro.stage_worker"], ready_line=WORKER_READY, cwd=PROJECT_ROOT)
+        second.insert(1, worker)
+    return [first, second]
+
+
+def stage_dispatch(settings: Settings) -> FlowDispatch:
+    """The stage worker runs the stage flows, unless the settings name another way explicitly."""
+    return settings.flow_dispatch if "flow_dispatch" in settings.model_fields_set else FlowDispatch.WORKER
 
 
 def _banner(settings: Settings, data_dir: Path, elapsed: float) -> None:
@@ -281,10 +293,16 @@ def run_all() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, supervisor.on_signal)
 
-    ports = [("127.0.0.1", settings.prefect_port, "server Prefect"), (settings.api_host, settings.api_port, "API")]
+    tcp, udp = socket.SOCK_STREAM, socket.SOCK_DGRAM
+    ports = [
+        ("127.0.0.1", settings.prefect_port, "server Prefect", tcp),
+        (settings.api_host, settings.api_port, "API", tcp),
+    ]
+    if stage_dispatch(settings) == FlowDispatch.WORKER:
+        ports.append(("127.0.0.1", settings.stage_worker_port, "esecutore delle fasi, UDP", udp))
     if not settings.smtp_host:
-        ports.append(("127.0.0.1", settings.smtp_port, "posta locale"))
-    busy = [f"{port} ({what})" for host, port, what in ports if not _port_free(host, port)]
+        ports.append(("127.0.0.1", settings.smtp_port, "posta locale", tcp))
+    busy = [f"{port} ({what})" for host, port, what, kind in ports if not _port_free(host, port, kind)]
     if busy:
         say(f"ERRORE: porte già in uso: {', '.join(busy)}. Un altro 'registro run' è già attivo?")
         raise SystemExit(1)

@@ -19,7 +19,8 @@ WEAK_PASSWORDS = {"postgres", "password", "passw0rd", "admin", "changeme", "secr
 class FlowDispatch(StrEnum):
     """How an API action starts its stage flow."""
 
-    INPROCESS = "inprocess"  # embedded default: async flow run inside the API process
+    INPROCESS = "inprocess"  # the API alone: async flow run inside the API process
+    WORKER = "worker"  # embedded default (`registro run`): the stage worker process runs it
     DEPLOYMENT = "deployment"  # production: run_deployment(), executed by a worker
 
 
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
 
     flow_dispatch: FlowDispatch = FlowDispatch.INPROCESS
     deployment_suffix: str = "registro"
+    # the stage worker (registro.stage_worker) listens on 127.0.0.1 for the ids of accepted actions
+    stage_worker_port: int = 4210
+    stage_worker_concurrency: int = Field(default=8, ge=1, le=64)
 
     # argon2 cost; tests lower it, production keeps the library defaults
     password_time_cost: int = 3

@@ -180,6 +180,7 @@ def test_registro_run_serves_deployments_and_stops_cleanly(project: Path, tmp_pa
         REGISTRO_API_PORT=str(free_port()),
         REGISTRO_SMTP_HOST="",
         REGISTRO_SMTP_PORT=str(free_port()),
+        REGISTRO_STAGE_WORKER_PORT=str(free_port()),
         REGISTRO_PREFECT_YAML=str(project / "prefect.yaml"),
     )
     argv = [sys.executable, "-c", "from registro.embedded import run_all; run_all()"]
@@ -207,4 +208,5 @@ def test_registro_run_serves_deployments_and_stops_cleanly(project: Path, tmp_pa
     output += rest
     assert proc.returncode == 0, output
     assert "tutto fermato." in output
+    assert "esecutore delle fasi pronto" in output and "esecutore delle fasi fermato" in output
     assert "Traceback" not in output
