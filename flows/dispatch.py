@@ -30,7 +30,7 @@ from sqlmodel import select
 from flows.stages import STAGE_FLOWS
 from models.application import StageAction
 from models.enums import Event
-from registro.db import session_scope
+from registro.db import read_scope
 from registro.settings import FlowDispatch, get_settings
 from tasks.stage_work import STAGE_OF_EVENT, run_name
 
@@ -61,7 +61,7 @@ def deployment_name(flow: Flow[..., Any]) -> str:
 
 
 def _load(action_id: int) -> tuple[Event, int]:
-    with session_scope() as session:
+    with read_scope() as session:
         row = session.exec(
             select(StageAction.event, StageAction.application_id).where(StageAction.id == action_id)
         ).first()

@@ -103,6 +103,14 @@ def refuse_writes(session: Session) -> None:
 
 
 @contextmanager
+def read_scope() -> Iterator[Session]:
+    """A session that only reads, outside a request (on SQLite: no write lock, see ``get_read_engine``)."""
+    with Session(get_read_engine(), expire_on_commit=False) as session:
+        refuse_writes(session)
+        yield session
+
+
+@contextmanager
 def session_scope() -> Iterator[Session]:
     """A session for work outside a request (flows, commands)."""
     with Session(get_engine(), expire_on_commit=False) as session:

@@ -36,7 +36,7 @@ from sqlmodel import col, select
 
 from models.application import StageAction
 from models.enums import ActionStatus
-from registro.db import session_scope
+from registro.db import read_scope
 from registro.settings import get_settings
 
 logger = logging.getLogger("registro.stage_worker")
@@ -51,7 +51,7 @@ SCAN_LIMIT = 500
 
 def queued_action_ids(limit: int = SCAN_LIMIT) -> list[int]:
     """The queued actions, oldest first."""
-    with session_scope() as session:
+    with read_scope() as session:
         ids = session.exec(
             select(StageAction.id)
             .where(StageAction.status == ActionStatus.QUEUED)
