@@ -25,10 +25,11 @@ from models.base import local_date
 from models.clock import ClockReading, clock_of, suspensions_by_application
 from models.district import District, MemberEnterprise
 from models.enums import Event, Role, State
-from models.lifecycle import DOCUMENT_LABELS, STATE_LABELS, TRANSITIONS, allowed_events, find_transition
+from models.lifecycle import DOCUMENT_LABELS, STATE_LABELS, TRANSITIONS, find_transition, offered_events
 from models.people import User
 from models.procedure import AuditEvent, CommitteeAssignment
 from models.profiles import RegionProfile
+from models.service import deadline_context
 
 API = "/api/v1"
 READ_FIELDS = {
@@ -60,11 +61,13 @@ def action_path(application_id: int, event: Event) -> str:
     return f"{API}/applications/{application_id}/actions/{event.value}"
 
 
-def allowed_actions(application: Application, user: User) -> list[AllowedAction]:
+def allowed_actions(application: Application, user: User, profile: RegionProfile, now: datetime) -> list[AllowedAction]:
+    """The actions offered to ``user``: the lifecycle's, less those a deadline refuses today."""
     if application.pending_action_id is not None or user.role == Role.SYSTEM:
         return []
     result = []
-    for event in allowed_events(application.state, application.kind, user.role):
+    deadlines = deadline_context(application, profile, now)
+    for event in offered_events(application.state, application.kind, user.role, deadlines):
         transition = find_transition(application.state, event, application.kind)
         assert transition is not None
         result.append(AllowedAction(event=event, label=transition.label, path=action_path(application.id or 0, event)))
@@ -106,7 +109,7 @@ def application_reads(
         assert app.id is not None
         clock = clock_of(app, suspensions.get(app.id, []), profile, today)
         reads.append(
-            _read(app, districts[app.district_id], totals.get(app.id, (0, 0)), protocols, clock, user, profile)
+            _read(app, districts[app.district_id], totals.get(app.id, (0, 0)), protocols, clock, user, profile, now)
         )
     return reads
 
@@ -125,6 +128,7 @@ def _read(
     clock: ClockReading | None,
     user: User,
     profile: RegionProfile,
+    now: datetime,
 ) -> ApplicationRead:
     section = profile.section(app.section) if profile.has_section(app.section) else None
     return ApplicationRead(
@@ -139,7 +143,7 @@ def _read(
         term_deadline=clock.deadline if clock else None,
         clock=ClockRead(**clock.__dict__) if clock else None,
         overdue=is_overdue(clock, app),
-        allowed_actions=allowed_actions(app, user),
+        allowed_actions=allowed_actions(app, user, profile, now),
     )
 
 

@@ -475,3 +475,22 @@ def allowed_events(state: State, kind: ApplicationKind | None = None, role: Role
         if (role is None or role in t.roles) and t.event not in events:
             events.append(t.event)
     return events
+
+
+# Guards that read nothing but the file's own deadlines and today's date: cheap enough to run for every
+# file of a list, so the actions offered leave out what they refuse today (closing for a missing
+# integration before its deadline, say). The other guards run when the action is requested (422).
+DEADLINE_GUARDS: frozenset[Guard] = frozenset(
+    {integration_deadline_passed, within_integration_deadline, within_observations_deadline}
+)
+
+
+def offered_events(state: State, kind: ApplicationKind, role: Role, deadlines: GuardContext) -> list[Event]:
+    """``allowed_events`` without those a deadline guard refuses today (``deadlines``: the file's dates)."""
+    offered = []
+    for event in allowed_events(state, kind, role):
+        transition = find_transition(state, event, kind)
+        guard = transition.guard if transition is not None else None
+        if guard is None or guard not in DEADLINE_GUARDS or guard(deadlines) is None:
+            offered.append(event)
+    return offered

@@ -198,6 +198,18 @@ def build_context(
     )
 
 
+def deadline_context(application: Application, profile: RegionProfile, now: datetime) -> GuardContext:
+    """The facts the deadline guards read (``models.lifecycle.DEADLINE_GUARDS``), without a query."""
+    return GuardContext(
+        profile=profile,
+        today=local_date(now),
+        kind=application.kind,
+        section=application.section,
+        integration_deadline=application.integration_deadline,
+        observations_deadline=application.observations_deadline,
+    )
+
+
 def evaluation_round(application: Application) -> int:
     """Round 1, plus one for each rejection notice answered with observations."""
     return 1 + application.observation_rounds

@@ -174,9 +174,9 @@ def _rounds(ctx: Context, evaluations: list[Evaluation]) -> list[dict[str, Any]]
     return result
 
 
-def _decision_forms(application: Application, user: User) -> list[dict[str, Any]]:
+def _decision_forms(ctx: PageCtx, application: Application) -> list[dict[str, Any]]:
     forms = []
-    for action in allowed_actions(application, user):
+    for action in allowed_actions(application, ctx.user, ctx.profile, ctx.now):
         if action.event not in DECISIONS:
             continue
         transition = find_transition(application.state, action.event, application.kind)
@@ -333,7 +333,7 @@ def decision(request: Request, application_id: int, ctx: PageCtx) -> HTMLRespons
         state_label=STATE_LABELS[application.state], criteria=_criteria(ctx), rounds=rounds, round=round_,
         members=committee._members(ctx, application), count=count, average=average,
         quorum=setting.quorum, pass_score=setting.pass_score, quorum_reached=count >= setting.quorum,
-        passed=average is not None and average >= setting.pass_score, forms=_decision_forms(application, ctx.user),
+        passed=average is not None and average >= setting.pass_score, forms=_decision_forms(ctx, application),
         pending=application.pending_action_id is not None,
         top=sum(c.max_score for c in setting.criteria), decimal=decimal,
     )  # fmt: skip

@@ -81,7 +81,7 @@ def test_integration_request_and_rejection_notice(client: TestClient, auth: Http
     assert application["state"] == "integration_requested"
     assert application["integration_deadline"] == "2026-03-23"  # 22 March 2026 is a Sunday
     assert application["clock"]["suspended_now"] is True
-    assert [a["event"] for a in application["allowed_actions"]] == ["integration_lapsed"]
+    assert application["allowed_actions"] == []  # closing for a missing integration: only after the deadline
     clock.advance(days=5)
     files = {"file": ("patto-firmato.pdf", b"%PDF-1.4 patto firmato", "application/pdf")}
     up = client.post(

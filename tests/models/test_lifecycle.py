@@ -13,6 +13,7 @@ from models.enums import ApplicationKind, Event, Role, State, Subject
 from models.errors import TransitionNotAllowed
 from models.lifecycle import TRANSITIONS, Transition, find_transition
 from models.procedure import AuditEvent, ClockSuspension, Evaluation
+from models.profiles import RegionProfile
 from models.registry import AnnualReport, RegistryEntry
 from models.service import apply_event
 from tests.factories import Factory
@@ -221,3 +222,30 @@ def test_timestamp_is_written_for_stage(factory: Factory, make_app, session: Ses
     assert app.submitted_at == when
     assert app.term_start == when.date() and app.term_days == 30
     assert isinstance(app.updated_at, datetime)
+
+
+def test_the_actions_offered_leave_out_what_a_deadline_refuses_today(profile: RegionProfile) -> None:
+    """Closing for a missing integration is offered only once its deadline has passed, and the answer
+    only until then; a guard that needs more than the file's dates is never filtered here."""
+    from models.lifecycle import GuardContext, allowed_events, offered_events
+
+    deadline = date(2026, 3, 23)
+
+    def offered(state: State, role: Role, today: date, **dates: date) -> list[Event]:
+        ctx = GuardContext(profile=profile, today=today, kind=ApplicationKind.RECOGNITION, section=1, **dates)
+        return offered_events(state, ApplicationKind.RECOGNITION, role, ctx)
+
+    lapsing = State.INTEGRATION_REQUESTED
+    assert allowed_events(lapsing, ApplicationKind.RECOGNITION, Role.OFFICIAL) == [Event.INTEGRATION_LAPSED]
+    assert offered(lapsing, Role.OFFICIAL, deadline, integration_deadline=deadline) == []
+    assert offered(lapsing, Role.OFFICIAL, date(2026, 3, 24), integration_deadline=deadline) == [
+        Event.INTEGRATION_LAPSED
+    ]
+    assert Event.ANSWER_INTEGRATION in offered(lapsing, Role.REPRESENTATIVE, deadline, integration_deadline=deadline)
+    assert Event.ANSWER_INTEGRATION not in offered(
+        lapsing, Role.REPRESENTATIVE, date(2026, 3, 24), integration_deadline=deadline
+    )
+    # the committee's approval needs the quorum (evaluations): still offered, checked when requested
+    assert offered(State.COMMITTEE_EVALUATION, Role.OFFICIAL, deadline) == allowed_events(
+        State.COMMITTEE_EVALUATION, ApplicationKind.RECOGNITION, Role.OFFICIAL
+    )
