@@ -210,3 +210,19 @@ def test_registro_run_serves_deployments_and_stops_cleanly(project: Path, tmp_pa
     assert "tutto fermato." in output
     assert "esecutore delle fasi pronto" in output and "esecutore delle fasi fermato" in output
     assert "Traceback" not in output
+
+
+def test_the_embedded_prefect_server_runs_without_the_automations_service_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registro.embedded import prepare_environment
+    from registro.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "var")
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if "TRIGGERS" not in k})
+    prepare_environment(settings)
+    assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
+    assert os.environ["PREFECT_API_URL"] == f"http://127.0.0.1:{settings.prefect_port}/api"
+    monkeypatch.setattr(os, "environ", {**os.environ, "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true"})
+    prepare_environment(settings)
+    assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "true"
