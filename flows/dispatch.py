@@ -70,16 +70,23 @@ def _load(action_id: int) -> tuple[Event, int]:
     return Event(row[0]), int(row[1])
 
 
+async def _stage_flow(action_id: int) -> tuple[Flow[..., Any] | None, int]:
+    """The stage flow of a stored action and its application (None, logged, for an event without one)."""
+    event, application_id = await anyio.to_thread.run_sync(_load, action_id)
+    flow = STAGE_FLOW_OF_EVENT.get(event)
+    if flow is None:
+        logger.error("azione %s: nessun flusso per l'evento %s", action_id, event)
+    return flow, application_id
+
+
 async def dispatch(action_id: int) -> None:
     """Starts the stage flow of a stored action and returns at once (the API then answers 202)."""
     settings = get_settings()
     if settings.flow_dispatch == FlowDispatch.WORKER:
         notify_worker(action_id, settings.stage_worker_port)
         return
-    event, application_id = await anyio.to_thread.run_sync(_load, action_id)
-    flow = STAGE_FLOW_OF_EVENT.get(event)
+    flow, application_id = await _stage_flow(action_id)
     if flow is None:
-        logger.error("azione %s: nessun flusso per l'evento %s", action_id, event)
         return
     parameters = {"action_id": action_id}
     if settings.flow_dispatch == FlowDispatch.DEPLOYMENT:
@@ -104,12 +111,9 @@ def notify_worker(action_id: int, port: int) -> None:
 async def run_stage_flow(action_id: int) -> None:
     """Runs the stage flow of a stored action on the caller's event loop, to its end (the stage
     worker). Errors are logged: the action is then still queued (transient) or marked failed (bug)."""
-    event, _application_id = await anyio.to_thread.run_sync(_load, action_id)
-    flow = STAGE_FLOW_OF_EVENT.get(event)
-    if flow is None:
-        logger.error("azione %s: nessun flusso per l'evento %s", action_id, event)
-        return
-    await _run_inprocess(flow, {"action_id": action_id})
+    flow, _application_id = await _stage_flow(action_id)
+    if flow is not None:
+        await _run_inprocess(flow, {"action_id": action_id})
 
 
 async def _run_inprocess(flow: Flow[..., Any], parameters: dict[str, Any]) -> None:

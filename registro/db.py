@@ -28,28 +28,24 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        if read_only:
+            kwargs["execution_options"] = {DEFERRED_OPTION: True}
         kwargs.update(pool_size=SQLITE_POOL[0], max_overflow=SQLITE_POOL[1])
     else:
         kwargs.update(pool_size=SERVER_POOL[0], max_overflow=SERVER_POOL[1])
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at BEGIN: a read-then-write can never hit a stale snapshot.
-    A transaction begun by ``begin_read`` begins deferred instead."""
-    if connection.get_execution_options().get(DEFERRED_OPTION):
-        connection.exec_driver_sql("BEGIN")
-        return
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sqlite_begin_deferred(connection: Any) -> None:
-    """A reader's transaction: in WAL mode it reads a snapshot and never waits for the writer."""
-    connection.exec_driver_sql("BEGIN")
+def _sqlite_begin(connection: Any) -> None:
+    """Take SQLite's write lock at BEGIN: a read-then-write can never hit a stale snapshot. A reader's
+    transaction (the read engine, ``begin_read``) begins deferred: in WAL mode it reads a snapshot
+    and never waits for the writer."""
+    deferred = connection.get_execution_options().get(DEFERRED_OPTION)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
