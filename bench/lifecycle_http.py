@@ -6,7 +6,7 @@ application with a bounded number of districts in flight:
 submit → start review → complete → three committee scores → approve → issue act.
 
 With ``--prefect-postgres URL`` the Prefect server runs on a new PostgreSQL database instead of
-SQLite (as in production): its SQLite server answers 503 "database is locked" under this load.
+SQLite (as in production).
 
 Prints the API action latency p50/p95, the time from an action to its stage flow's completion
 p50/p95, the total, and — against the same Prefect server, at the same concurrency — the time
@@ -259,7 +259,7 @@ async def empty_flows(count: int, concurrency: int) -> float:
         nonlocal failed
         try:
             await empty()
-        except Exception:  # the Prefect SQLite server's 503 "database is locked" (upstream #18934)
+        except Exception:  # e.g. the Prefect server's 503 after the client's retries
             failed += 1
 
     started = time.perf_counter()

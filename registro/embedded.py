@@ -1,9 +1,10 @@
 """``registro run``: the embedded default, everything on one machine under ``settings.data_dir``.
 
 Child processes, started in this order and stopped in the reverse one:
-``prefect`` (``prefect server start`` on SQLite, with its scheduler), ``posta`` (the local SMTP capture
-server, only when ``REGISTRO_SMTP_HOST`` is empty), ``runner`` (``python -m registro.serve``: the
-deployments of ``prefect.yaml`` with their schedules), ``fasi`` (``python -m registro.stage_worker``:
+``prefect`` (``prefect server start`` on SQLite, with its scheduler, through
+``registro.prefect_server``), ``posta`` (the local SMTP capture server, only when
+``REGISTRO_SMTP_HOST`` is empty), ``runner`` (``python -m registro.serve``: the deployments of
+``prefect.yaml`` with their schedules), ``fasi`` (``python -m registro.stage_worker``:
 the stage flows of the actions the API accepts) and ``api`` (uvicorn ``api.main:app``).
 Their output goes to the terminal, one prefix per process, and to ``<data_dir>/log/<name>.log``.
 Ctrl-C or SIGTERM stops them all and exits 0; if one dies on its own the others are stopped and the
@@ -240,7 +241,7 @@ def plan(settings: Settings, data_dir: Path) -> list[list[Child]]:
     server_argv = ["server", "start", "--host", "127.0.0.1", "--port", str(prefect_port), "--log-level", log_level]
     server = Child(
         "prefect",
-        [python, "-m", "prefect", *server_argv],
+        [python, "-m", "registro.prefect_server", *server_argv],
         ready_check=_answers("127.0.0.1", prefect_port, "/api/health"),
     )
     first = [server]
