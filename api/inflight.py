@@ -10,8 +10,14 @@ The limit is the database pool's size: no request ever waits for a connection in
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+SCOPE_KEY = "registro.inflight_slots"
 
 
 class InFlightLimit:
@@ -26,8 +32,25 @@ class InFlightLimit:
             return
         if self._slots is None:
             self._slots = anyio.Semaphore(self.limit)
+        scope[SCOPE_KEY] = self._slots
         async with self._slots:
             await self.app(scope, receive, send)
+
+
+@asynccontextmanager
+async def outside_inflight_limit(request: Request) -> AsyncIterator[None]:
+    """Gives the request's slot back while it only waits (holding no thread and no connection), and
+    takes one again before it goes on."""
+    slots: anyio.Semaphore | None = request.scope.get(SCOPE_KEY)
+    if slots is None:
+        yield
+        return
+    slots.release()
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            await slots.acquire()
 
 
 def inflight_limit(pool_size: int, threads: int = 40) -> int:

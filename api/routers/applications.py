@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+import anyio
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
+from api.action_status import MAX_WAIT_SECONDS, await_outcome, visible_action
 from api.actions import claim_edit, ensure_editable
 from api.calendar import deadlines, to_ics
 from api.deps import Ctx, CurrentApplication
 from api.errors import Conflict
 from api.read import application_detail, application_read, list_applications
 from api.schemas import ActionRead, ApplicationCreateIn, ApplicationDetail, ApplicationRead, Page
-from models.access import ensure_can_see
 from models.application import Application, ApplicationUpdate, StageAction
 from models.base import local_date
 from models.district import District
@@ -147,10 +148,14 @@ def deadlines_calendar(application: CurrentApplication, ctx: Ctx) -> Response:
 
 
 @router.get("/actions/{action_id}", response_model=ActionRead, summary="Stato di un'azione richiesta")
-def read_action(action_id: int, ctx: Ctx) -> StageAction:
-    action = ctx.session.get(StageAction, action_id)
-    application = ctx.session.get(Application, action.application_id) if action else None
-    if action is None or application is None:
-        raise NotFound(f"azione {action_id} non trovata")
-    ensure_can_see(ctx.user, application, ctx.profile)
-    return action
+async def read_action(
+    action_id: int,
+    ctx: Ctx,
+    request: Request,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=MAX_WAIT_SECONDS, description="Secondi da attendere al più che l'azione sia conclusa"),
+    ] = 0,
+) -> StageAction:
+    action = await anyio.to_thread.run_sync(visible_action, ctx.session, action_id, ctx.user, ctx.profile)
+    return await await_outcome(request, ctx.session, action, wait)
