@@ -49,6 +49,9 @@ def request_action(
             session.rollback()
             raise ConcurrentChange(CHANGED) from None
         raise
+    # the write begins here: on SQLite a request that read in a snapshot (``registro.db.begin_read``)
+    # takes the write lock only now; the claim below refuses a file that changed since it was checked
+    session.commit()
     action = StageAction(
         application_id=application.id,  # type: ignore[arg-type]
         event=event,

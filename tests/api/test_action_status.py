@@ -7,9 +7,11 @@ import time
 
 import anyio
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api.deps import READS_FIRST_ROUTES
 from api.inflight import SCOPE_KEY, outside_inflight_limit
 from models.profiles import RegionProfile
 from tests.api_support import API, Clock, Dispatched, Http, People, apply_stored_action, draft_ready
@@ -96,3 +98,12 @@ def test_a_waiting_request_gives_its_slot_back_and_takes_it_again(with_slots: bo
     else:
         with pytest.raises(TimeoutError):  # nothing to give back: the other request would wait
             anyio.run(scenario)
+
+
+def test_every_lifecycle_action_route_reads_before_it_takes_the_write_lock(app: FastAPI) -> None:
+    # an action route outside READS_FIRST_ROUTES would hold SQLite's write lock from its token lookup on
+    paths = app.openapi()["paths"]
+    accepted = [path for path, ops in paths.items() if "202" in ops.get("post", {}).get("responses", {})]
+    assert len(accepted) >= 15
+    for path in accepted:
+        assert path.removeprefix("/api/v1").startswith(READS_FIRST_ROUTES), path
