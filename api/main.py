@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import errors
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
+from api.deps import get_dispatcher
 from api.inflight import InFlightLimit, inflight_limit
 from api.input_guard import NulGuard
 from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
@@ -66,8 +69,15 @@ async def _drain() -> None:
     await drain()
 
 
+def _load_flows() -> None:
+    """The stage flows load Prefect (about 0.8 s): at start, not in the first actions' requests."""
+    with contextlib.suppress(ImportError):  # flows not installed in this process (tests of the API alone)
+        get_dispatcher()
+
+
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    await anyio.to_thread.run_sync(_load_flows)
     yield
     await _drain()
 

@@ -83,8 +83,7 @@ def request_action(
     except BaseException:
         session.rollback()
         raise
-    session.commit()
-    session.refresh(application)
+    session.commit()  # the caller reads what it answers (on SQLite, best without the write lock)
     return action
 
 
