@@ -118,6 +118,27 @@ def _total(scores: dict[str, int], profile: RegionProfile) -> float:
 
 @router.post("/evaluations", status_code=201, response_model=EvaluationRead, summary="Registra i punteggi di un membro")
 def score(body: EvaluationIn, application: CurrentApplication, ctx: Ctx) -> Evaluation:
+    check_scoring(ctx, application)  # read first (a refusal never waits for SQLite's write lock)
+    total = _total(body.scores, ctx.profile)
+    ctx.session.commit()  # the write begins: the file as it is now, checked again under the lock
+    ctx.session.refresh(application)
+    round_ = check_scoring(ctx, application)
+    evaluation = Evaluation(
+        application_id=application.id,  # type: ignore[arg-type]
+        member_id=ctx.user.id,  # type: ignore[arg-type]
+        round=round_,
+        scores=dict(body.scores),
+        total=total,
+        remarks=body.remarks,
+        created_at=ctx.now,
+    )
+    ctx.session.add(evaluation)
+    ctx.session.commit()
+    return evaluation
+
+
+def check_scoring(ctx: Ctx, application: Application) -> int:
+    """The member may score the file now, once per evaluation round: the round's number."""
     if ctx.user.role != Role.COMMITTEE or not is_assigned(ctx, application):
         raise Forbidden("solo i membri del comitato assegnati alla domanda possono attribuire punteggi")
     if application.state != State.COMMITTEE_EVALUATION:
@@ -130,18 +151,7 @@ def score(body: EvaluationIn, application: CurrentApplication, ctx: Ctx) -> Eval
     )
     if ctx.session.exec(done).first() is not None:
         raise Conflict(f"punteggi già registrati per la valutazione n. {round_}", round=round_)
-    evaluation = Evaluation(
-        application_id=application.id,  # type: ignore[arg-type]
-        member_id=ctx.user.id,  # type: ignore[arg-type]
-        round=round_,
-        scores=dict(body.scores),
-        total=_total(body.scores, ctx.profile),
-        remarks=body.remarks,
-        created_at=ctx.now,
-    )
-    ctx.session.add(evaluation)
-    ctx.session.commit()
-    return evaluation
+    return round_
 
 
 @router.get("/evaluations", response_model=list[EvaluationRead], summary="Le valutazioni del comitato")

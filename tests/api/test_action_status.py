@@ -100,10 +100,11 @@ def test_a_waiting_request_gives_its_slot_back_and_takes_it_again(with_slots: bo
             anyio.run(scenario)
 
 
-def test_every_lifecycle_action_route_reads_before_it_takes_the_write_lock(app: FastAPI) -> None:
+def test_every_lifecycle_action_route_and_scoring_read_before_they_take_the_write_lock(app: FastAPI) -> None:
     # an action route outside READS_FIRST_ROUTES would hold SQLite's write lock from its token lookup on
     paths = app.openapi()["paths"]
     accepted = [path for path, ops in paths.items() if "202" in ops.get("post", {}).get("responses", {})]
     assert len(accepted) >= 15
-    for path in accepted:
+    for path in [*accepted, "/api/v1/applications/{application_id}/evaluations"]:
         assert path.removeprefix("/api/v1").startswith(READS_FIRST_ROUTES), path
+        assert path in paths
