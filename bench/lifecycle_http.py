@@ -262,9 +262,13 @@ async def empty_flows(count: int, concurrency: int) -> float:
 
     started = time.perf_counter()
     await bounded(concurrency, [one() for _ in range(count)])
+    elapsed = time.perf_counter() - started
+    from prefect.logging.handlers import APILogHandler
+
+    await APILogHandler.aflush()  # the runs' last log lines reach the server before it stops
     if failed:
         print(f"  ATTENZIONE: {failed} flussi vuoti non avviati (il server Prefect ha risposto 503)")
-    return time.perf_counter() - started
+    return elapsed
 
 
 def prefect_database(server_url: str) -> tuple[str, str]:
