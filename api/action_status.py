@@ -24,7 +24,7 @@ from models.people import User
 from models.profiles import RegionProfile
 
 POLL_SECONDS = 0.05
-MAX_WAIT_SECONDS = 30.0
+MAX_WAIT_SECONDS = 10.0  # below the 15 s a stopping API is given (registro.embedded.STOP_TIMEOUT)
 FINISHED = frozenset({ActionStatus.DONE, ActionStatus.FAILED})
 
 

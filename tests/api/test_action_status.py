@@ -59,7 +59,7 @@ def test_a_finished_action_is_answered_at_once(client: TestClient, auth: Http, p
     app_id = draft_ready(client, rep)
     action_id = client.post(f"{API}/applications/{app_id}/actions/submit", headers=rep).json()["action"]["id"]
     started = time.monotonic()
-    response = client.get(f"{API}/actions/{action_id}", params={"wait": 30}, headers=rep)
+    response = client.get(f"{API}/actions/{action_id}", params={"wait": 10}, headers=rep)
     assert response.json()["status"] == "done" and time.monotonic() - started < 2
 
 
@@ -72,7 +72,7 @@ def test_waiting_is_checked_like_reading(
     other = client.get(f"{API}/actions/{action_id}", params={"wait": 10}, headers=auth(people.other_rep))
     assert other.status_code == 403 and time.monotonic() - started < 2  # refused before any wait
     assert client.get(f"{API}/actions/999999", params={"wait": 10}, headers=rep).status_code == 404
-    for wait in ("31", "-1", "presto"):
+    for wait in ("11", "-1", "presto"):
         response = client.get(f"{API}/actions/{action_id}", params={"wait": wait}, headers=rep)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "wait"
 
@@ -108,3 +108,10 @@ def test_every_lifecycle_action_route_and_scoring_read_before_they_take_the_writ
     for path in [*accepted, "/api/v1/applications/{application_id}/evaluations"]:
         assert path.removeprefix("/api/v1").startswith(READS_FIRST_ROUTES), path
         assert path in paths
+
+
+def test_a_wait_ends_before_a_stopping_api_is_killed() -> None:
+    from api.action_status import MAX_WAIT_SECONDS
+    from registro.embedded import STOP_TIMEOUT
+
+    assert MAX_WAIT_SECONDS < STOP_TIMEOUT
