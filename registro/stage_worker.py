@@ -163,7 +163,7 @@ async def serve(
 def main() -> int:
     import os
 
-    from flows.dispatch import run_stage_flow
+    from flows.dispatch import run_stage_flow, shared_prefect_clients
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -181,7 +181,8 @@ def main() -> int:
             limit = settings.stage_worker_concurrency
             print(f"{READY_LINE} su 127.0.0.1:{port} (al più {limit} flussi insieme)", flush=True)
 
-        await serve(worker, port=settings.stage_worker_port, stop=stop, on_ready=ready)
+        async with shared_prefect_clients():
+            await serve(worker, port=settings.stage_worker_port, stop=stop, on_ready=ready)
         print(f"esecutore delle fasi fermato dopo {worker.runs} flussi", flush=True)
 
     asyncio.run(run())
