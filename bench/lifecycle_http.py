@@ -10,7 +10,10 @@ SQLite (as in production).
 
 Prints the API action latency p50/p95, the time from an action to its stage flow's completion
 p50/p95, the total, and — against the same Prefect server, at the same concurrency — the time
-of the same number of empty async flow runs, so the orchestration overhead is a ratio.
+of the same number of empty async flow runs, so the orchestration overhead is a ratio. The empty
+runs are timed twice: as plain Prefect makes them (two new API clients per run) and sharing one
+client pair, as the stage worker does (``flows.dispatch.shared_prefect_clients``); the second is the
+fair baseline. Last, the CPU each process used during the drive, per action.
 
     .venv/bin/python bench/lifecycle_http.py --applications 200 --concurrency 8
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -48,6 +52,49 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+PROCESS_LABELS = (  # a child's command line → what the CPU table calls it
+    ("registro.prefect_server", "server Prefect"),
+    ("registro.stage_worker", "esecutore delle fasi"),
+    ("uvicorn", "API"),
+    ("registro.serve", "runner Prefect"),
+    ("registro.mailcatcher", "posta"),
+    ("registro.cli", "supervisore"),
+)
+
+
+def process_cpu(root_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by ``root_pid`` and its descendants, by label (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    stats: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        stats[int(entry.name)] = (cmdline, (int(fields[11]) + int(fields[12])) / tick)
+    cpu: dict[str, float] = {}
+    for pid, (cmdline, seconds) in stats.items():
+        ancestor = pid
+        while ancestor not in (root_pid, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor != root_pid:
+            continue
+        label = next((name for key, name in PROCESS_LABELS if key in cmdline), "altro")
+        cpu[label] = cpu.get(label, 0.0) + seconds
+    return cpu
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -244,8 +291,11 @@ async def bounded(concurrency: int, jobs: list[Any]) -> None:
     await asyncio.gather(*(run(job) for job in jobs))
 
 
-async def empty_flows(count: int, concurrency: int) -> float:
+async def empty_flows(count: int, concurrency: int, *, shared_clients: bool = False) -> float:
+    """``shared_clients``: the runs share one Prefect client pair, as the stage worker's do."""
     from prefect import flow
+
+    from flows.dispatch import shared_prefect_clients
 
     @flow(name="empty-bench", log_prints=False, persist_result=False)
     async def empty() -> None:
@@ -260,9 +310,12 @@ async def empty_flows(count: int, concurrency: int) -> float:
         except Exception:  # e.g. the Prefect server's 503 after the client's retries
             failed += 1
 
-    started = time.perf_counter()
-    await bounded(concurrency, [one() for _ in range(count)])
-    elapsed = time.perf_counter() - started
+    async with contextlib.AsyncExitStack() as stack:
+        if shared_clients:
+            await stack.enter_async_context(shared_prefect_clients())
+        started = time.perf_counter()
+        await bounded(concurrency, [one() for _ in range(count)])
+        elapsed = time.perf_counter() - started
     from prefect.logging.handlers import APILogHandler
 
     await APILogHandler.aflush()  # the runs' last log lines reach the server before it stops
@@ -307,13 +360,17 @@ async def main(args: argparse.Namespace) -> None:
                 if i % 50 == 0:
                     print(f"  bozze preparate: {i}/{args.applications}", flush=True)
             print(f"Preparazione (utenti, distretti, elenchi, documenti): {time.perf_counter() - started:.1f} s")
+            assert system.proc is not None
+            cpu_before, client_before = process_cpu(system.proc.pid), own_cpu()
             started = time.perf_counter()
             await bounded(args.concurrency, [drive(driver, i, a) for i, a in enumerate(app_ids, 1)])
             total = time.perf_counter() - started
+            cpu_after, client_after = process_cpu(system.proc.pid), own_cpu()
             registry = await client.get("/api/v1/registry")
             active = sum(1 for e in registry.json() if e.get("status") in ("active", "attivo"))
         os.environ["PREFECT_API_URL"] = system.prefect_api
         empty_total = await empty_flows(driver.actions, args.concurrency)
+        empty_shared_total = await empty_flows(driver.actions, args.concurrency, shared_clients=True)
     finally:
         system.stop()
     ms = 1000
@@ -329,8 +386,17 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"Totale (dalla bozza al registro): {total:.1f} s  ({driver.actions / total:.1f} azioni/s)")
     print(f"{driver.actions} flussi Prefect vuoti (async, stesso server, stesso parallelismo): {empty_total:.1f} s")
+    print(f"  gli stessi con un solo client Prefect, come l'esecutore delle fasi: {empty_shared_total:.1f} s")
     print(f"Rapporto totale / flussi vuoti: {total / empty_total:.2f}x")
+    print(f"Rapporto totale / flussi vuoti con client condiviso: {total / empty_shared_total:.2f}x")
     print(f"Media per azione: {statistics.mean(driver.completions) * ms:.0f} ms")
+    used = {label: cpu_after.get(label, 0.0) - cpu_before.get(label, 0.0) for label in cpu_after}
+    used["client del benchmark"] = client_after - client_before
+    available = total * (os.cpu_count() or 1)
+    print(f"CPU durante la corsa (su {available:.0f} s disponibili, {os.cpu_count()} core × {total:.0f} s):")
+    for label, seconds in sorted(used.items(), key=lambda item: -item[1]):
+        per_action = seconds / max(driver.actions, 1) * ms
+        print(f"  {label:<22} {seconds:6.1f} s  ({per_action:5.1f} ms per azione)")
 
 
 if __name__ == "__main__":
