@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.base import enum_field, json_field, ts_field
@@ -111,3 +112,6 @@ class StageAction(SQLModel, table=True):
     flow_run_id: str | None = Field(default=None, max_length=64)
     requested_at: datetime = ts_field(nullable=False)
     finished_at: datetime | None = ts_field()
+    # the HTML of the stage's document, between the commit of its event and the commit of the laid-out
+    # PDF (tasks.documents): set, the event is applied and the action, still queued, owes only the document
+    document_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

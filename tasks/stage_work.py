@@ -1,9 +1,16 @@
-"""Carrying out one accepted stage action: the whole work of a stage flow, in ONE transaction.
+"""Carrying out one accepted stage action: the whole work of a stage flow.
 
 ``carry_out`` locks the action row, applies its event through ``models.service.apply_event``
-(time = the action's ``requested_at``), issues the stage's document when there is one, marks
-the action done and frees the file — and commits once. A crash anywhere rolls all of it back:
-the action stays queued and the recovery sweep runs it again, so work is done exactly once.
+(time = the action's ``requested_at``), marks the action done and frees the file — and commits
+once. A crash anywhere rolls all of it back: the action stays queued and the recovery sweep runs
+it again, so work is done exactly once.
+
+An event that issues a document (receipt, letters, decree) commits in two steps, so that SQLite's
+write lock is never held while the PDF is laid out (``tasks.documents``): the event and the
+document's HTML (kept on the action, still queued, file still busy); then, after the layout, the
+protocol entry and the document, and the action done. A run that finds the HTML on its action
+goes straight to the second step. A layout that fails for a bug leaves the action queued (the
+event is applied, the document still owed): logged, and taken again by the next scan.
 
 A refusal of the rules (``DomainError``: the guard, competence, a concurrent change) is an
 outcome, not an error: the action is marked failed with the Italian message and never retried.
@@ -22,18 +29,19 @@ from typing import Any
 
 import anyio
 from sqlalchemy import exc as sa_exc
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.actions import finish_action
 from models.application import Application, StageAction
 from models.enums import ActionStatus, Event, State
 from models.errors import DomainError
 from models.people import User
+from models.procedure import AuditEvent
 from models.profiles import load_profile
 from models.service import apply_event
-from registro.db import session_scope
+from registro.db import read_scope, session_scope
 from registro.settings import get_settings
-from tasks.documents import DOCUMENT_OF_EVENT, issue_document
+from tasks.documents import DOCUMENT_OF_EVENT, draft_html, lay_out, record_document, store_file
 
 logger = logging.getLogger("registro.stages")
 
@@ -92,10 +100,10 @@ def is_transient(error: BaseException | Any) -> bool:
 
 
 def carry_out(action_id: int, *, flow_run_id: str | None, stage: Stage | None = None) -> ActionOutcome:
-    """Applies a queued action in one transaction; see the module docstring."""
+    """Applies a queued action: one transaction, or two for an event with a document (module docstring)."""
     with session_scope() as session:
         try:
-            return _apply(session, action_id, flow_run_id=flow_run_id, stage=stage)
+            outcome = _apply(session, action_id, flow_run_id=flow_run_id, stage=stage)
         except DomainError as error:
             session.rollback()
             logger.warning("azione %s rifiutata: %s", action_id, error.message)
@@ -107,6 +115,7 @@ def carry_out(action_id: int, *, flow_run_id: str | None, stage: Stage | None = 
             logger.exception("azione %s: errore interno", action_id)
             _fail(session, action_id, flow_run_id=flow_run_id, message=INTERNAL_ERROR.format(ref=flow_run_id or "-"))
             raise
+    return outcome if outcome is not None else _issue_drafted_document(action_id)
 
 
 def _lock_queued(session: Session, action_id: int) -> StageAction | None:
@@ -117,10 +126,14 @@ def _lock_queued(session: Session, action_id: int) -> StageAction | None:
     return action if action.status == ActionStatus.QUEUED else None
 
 
-def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: Stage | None) -> ActionOutcome:
+def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: Stage | None) -> ActionOutcome | None:
+    """Applies the event; None when the action now owes only its document (drafted, committed)."""
     action = _lock_queued(session, action_id)
     if action is None:
         return _already_finished(session, action_id)
+    if action.document_html is not None:
+        session.rollback()  # applied by an earlier run: only the document is left
+        return None
     if stage is not None and action.event not in STAGE_EVENTS[stage]:
         raise DomainError(f"l'azione «{action.event}» non appartiene alla fase «{stage}»")
     application = session.get(Application, action.application_id)
@@ -141,27 +154,60 @@ def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: 
         flow_run_id=flow_run_id,
         commit=False,
     )
-    document = None
-    if (spec := DOCUMENT_OF_EVENT.get(action.event)) is not None:
-        document = issue_document(
-            session,
-            spec=spec,
-            application=application,
-            audit=audit,
-            profile=profile,
-            payload=dict(action.payload or {}),
-            files_dir=settings.files_dir,
-            now=now,
-        )
     action.flow_run_id = flow_run_id
+    if (spec := DOCUMENT_OF_EVENT.get(action.event)) is not None:
+        payload = dict(action.payload or {})
+        html = draft_html(session, spec=spec, application=application, audit=audit, profile=profile, payload=payload)
+        action.document_html = html
+        session.add(action)
+        session.commit()  # the event and the draft; the action stays queued, the file busy
+        return None
     finish_action(session, action=action, now=_finished_at(now))  # commits everything above
-    return ActionOutcome(
-        action_id=action_id,
-        status=ActionStatus.DONE,
-        state=application.state,
-        audit_id=audit.id,
-        document_id=document.id if document is not None else None,
-    )
+    return ActionOutcome(action_id=action_id, status=ActionStatus.DONE, state=application.state, audit_id=audit.id)
+
+
+def _issue_drafted_document(action_id: int) -> ActionOutcome:
+    """Lays out the drafted document outside any transaction, stores it, then protocols and records it
+    and closes the action in one short transaction."""
+    with read_scope() as session:
+        action = session.get(StageAction, action_id)
+        assert action is not None
+        event, html = action.event, action.document_html
+    spec = DOCUMENT_OF_EVENT[event]
+    if html is None:  # finished meanwhile by another run
+        with session_scope() as session:
+            return _already_finished(session, action_id)
+    try:
+        rendered = lay_out(html, template=spec.template)
+        store_file(get_settings().files_dir, rendered.content)
+    except Exception as error:
+        if not is_transient(error):
+            logger.exception("azione %s: documento «%s» non impaginato; l'azione resta in coda", action_id, spec.title)
+        raise
+    with session_scope() as session:
+        action = _lock_queued(session, action_id)
+        if action is None or action.document_html is None:
+            return _already_finished(session, action_id)
+        application = session.get(Application, action.application_id)
+        assert application is not None
+        audit = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.application_id == application.id, AuditEvent.event == action.event)
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        assert audit is not None
+        document = record_document(
+            session, spec=spec, application=application, audit=audit, rendered=rendered, now=action.requested_at
+        )
+        action.document_html = None
+        finish_action(session, action=action, now=_finished_at(action.requested_at))  # commits
+        return ActionOutcome(
+            action_id=action_id,
+            status=ActionStatus.DONE,
+            state=application.state,
+            audit_id=audit.id,
+            document_id=document.id,
+        )
 
 
 def _fail(session: Session, action_id: int, *, flow_run_id: str | None, message: str) -> ActionOutcome:
