@@ -101,6 +101,10 @@ def authenticate(
         throttle.failed(key, now)
         raise Unauthorized("nome utente o password non corretti")
     throttle.succeeded(key)
+    session.commit()  # ends the read (see api.deps.READS_FIRST_ROUTES): the write lock is taken from here
+    session.refresh(user)
+    if not user.active:  # deactivated while the password was being checked
+        raise Unauthorized("nome utente o password non corretti")
     token = secrets.token_urlsafe(32)
     expires_at = now + timedelta(hours=get_settings().token_ttl_hours)
     session.exec(delete(ApiToken).where(col(ApiToken.user_id) == user.id, col(ApiToken.expires_at) <= now))

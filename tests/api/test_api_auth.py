@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from api import auth
 from models.people import ApiToken
+from registro.db import get_engine
+from registro.passwords import verify_password
 from tests.api_support import API, Clock, People, fetch, login
+from tests.pages_support import page_login
 
 
 def test_login_me_logout(client: TestClient, people: People, session: Session) -> None:
@@ -83,3 +90,30 @@ def test_missing_form_fields_are_named(client: TestClient) -> None:
     response = client.post(f"{API}/auth/token", data={"username": "x"})
     assert response.status_code == 422
     assert response.json()["errors"][0] == {"field": "password", "location": "body", "reason": "campo obbligatorio"}
+
+
+def test_the_password_is_checked_without_the_write_lock(
+    client: TestClient, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite: while Argon2 checks the password (~100 ms), another writer must be able to begin
+    engine = get_engine()
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    writers_could_begin: list[bool] = []
+
+    def verify_and_probe(password_hash: str, password: str) -> bool:
+        probe = sqlite3.connect(str(engine.url.database), timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            writers_could_begin.append(True)
+        except sqlite3.OperationalError:  # database is locked
+            writers_could_begin.append(False)
+        finally:
+            probe.close()
+        return verify_password(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", verify_and_probe)
+    login(client, people.official)  # the API's token
+    assert page_login(client, people.official).status_code == 200  # the pages' login form
+    assert writers_could_begin == [True, True]
