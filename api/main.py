@@ -39,6 +39,7 @@ from api.routers import (
     users,
 )
 from registro.db import pool_capacity
+from registro.gc_tuning import freeze_startup_objects
 from registro.settings import check_production, get_settings
 
 log = logging.getLogger("registro.api")
@@ -78,6 +79,7 @@ def _load_flows() -> None:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(_load_flows)
+    freeze_startup_objects()  # registro.gc_tuning: no 125 ms full collections while requests wait
     yield
     await _drain()
 

@@ -164,11 +164,13 @@ def main() -> int:
     import os
 
     from flows.dispatch import run_stage_flow, shared_prefect_clients
+    from registro.gc_tuning import freeze_startup_objects
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     if hasattr(os, "nice"):
         os.nice(NICENESS)
+    freeze_startup_objects()  # Prefect, SQLAlchemy, xhtml2pdf: never walked again by a full collection
 
     async def run() -> None:
         stop = asyncio.Event()
