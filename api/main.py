@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
+from api.action_status import FinishedActions
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
 from api.deps import get_dispatcher
@@ -122,6 +123,7 @@ def create_app(**overrides: Any) -> FastAPI:
         **overrides,
     )
     app.state.login_throttle = LoginThrottle()
+    app.state.finished_actions = FinishedActions()  # wakes the requests awaiting an action
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth_router)

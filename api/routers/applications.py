@@ -158,4 +158,4 @@ async def read_action(
     ] = 0,
 ) -> StageAction:
     action = await anyio.to_thread.run_sync(visible_action, ctx.session, action_id, ctx.user, ctx.profile)
-    return await await_outcome(request, ctx.session, action, wait)
+    return await await_outcome(request, ctx.session, action, wait, request.app.state.finished_actions)

@@ -9,12 +9,19 @@ import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
+from api import action_status
+from api.action_status import FinishedActions
 from api.deps import READS_FIRST_ROUTES
 from api.inflight import SCOPE_KEY, outside_inflight_limit
+from models.application import StageAction
+from models.enums import ActionStatus, Event
 from models.profiles import RegionProfile
 from tests.api_support import API, Clock, Dispatched, Http, People, apply_stored_action, draft_ready
+from tests.factories import Factory
+from tests.tasks.stage_driver import StageDriver
 
 
 def queued_submission(client: TestClient, rep: dict[str, str], dispatched: Dispatched) -> int:
@@ -115,3 +122,47 @@ def test_a_wait_ends_before_a_stopping_api_is_killed() -> None:
     from registro.embedded import STOP_TIMEOUT
 
     assert MAX_WAIT_SECONDS < STOP_TIMEOUT
+
+
+def test_the_waiting_requests_share_one_query_per_poll(factory: Factory, session: Session) -> None:
+    actions = [StageDriver(factory).request(Event.SUBMIT) for _ in range(3)]
+    ids = [a.id for a in actions if a.id is not None]
+    watcher = FinishedActions(poll_seconds=0.02)
+
+    def finish(action_id: int) -> None:
+        session.execute(update(StageAction).where(col(StageAction.id) == action_id).values(status=ActionStatus.DONE))
+        session.commit()
+
+    async def scenario() -> list[float]:
+        woken: list[float] = []
+        started = time.monotonic()
+
+        async def waiter(action_id: int) -> None:
+            await watcher.wait(action_id, timeout=5)
+            woken.append(time.monotonic() - started)
+
+        async with anyio.create_task_group() as tasks:
+            for action_id in ids:
+                tasks.start_soon(waiter, action_id)
+            for action_id in ids:  # finished one after another, 0.2 s apart
+                await anyio.sleep(0.2)
+                await anyio.to_thread.run_sync(finish, action_id)
+        return woken
+
+    woken = anyio.run(scenario)
+    assert len(woken) == 3 and max(woken) < 2  # each woken when its action finished, not at the limit
+    assert watcher.queries <= max(woken) / 0.02 + 3  # one query per poll for all three, not one each
+
+
+def test_an_unreadable_database_ends_the_waits_at_their_limit(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unreachable(_ids: list[int]) -> list[int]:
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(action_status, "finished_among", unreachable)
+    watcher = FinishedActions(poll_seconds=0.02)
+    started = time.monotonic()
+    anyio.run(lambda: watcher.wait(1, timeout=0.3))
+    assert 0.25 <= time.monotonic() - started < 3
+    assert "stato delle azioni attese non leggibile" in caplog.text
