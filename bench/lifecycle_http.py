@@ -61,6 +61,7 @@ PROCESS_LABELS = (  # a child's command line → what the CPU table calls it
     ("registro.serve", "runner Prefect"),
     ("registro.mailcatcher", "posta"),
     ("registro.cli", "supervisore"),
+    ("prefect.engine", "flussi pianificati (runner)"),
 )
 
 
