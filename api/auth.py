@@ -185,7 +185,9 @@ def change_password(
     problem = new_password_problem(user, current, new)
     if problem:
         raise InvalidInput(problem, field="new_password")
-    user.password_hash = hash_password(new)
+    password_hash = hash_password(new)
+    session.commit()  # the read ends (api.deps.READS_FIRST_ROUTES): the write lock is taken from here
+    user.password_hash = password_hash
     session.add(user)
     others = delete(ApiToken).where(col(ApiToken.user_id) == user.id)
     if keep_token_id is not None:

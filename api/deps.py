@@ -37,9 +37,9 @@ bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description=
 READ_METHODS = frozenset({"GET", "HEAD"})
 # routes that read in a snapshot first and take SQLite's write lock only for their write: the lifecycle
 # actions (``models.actions.request_action`` commits the read before it writes, then claims the file
-# at the version it checked), the committee's scores (checked again once the write has begun) and the
-# logins (``api.auth.authenticate``: the Argon2 check, about 100 ms of CPU, is no longer made while
-# every other write waits)
+# at the version it checked), the committee's scores (checked again once the write has begun), and
+# what runs Argon2 (about 100 ms of CPU a hash, no longer while every other write waits): the logins
+# (``api.auth.authenticate``), the password changes and a new user (checked again under the lock)
 READS_FIRST_ROUTES = (
     "/applications/{application_id}/actions/",
     "/pratiche/{application_id}/azioni/",
@@ -47,6 +47,9 @@ READS_FIRST_ROUTES = (
     "/comitato/pratiche/{application_id}/valutazione",
     "/auth/token",
     "/accesso",
+    "/auth/password",
+    "/profilo/password",
+    "/users",
 )
 
 

@@ -38,7 +38,10 @@ def _check(body: UserCreate, session: SessionDep, profile: RegionProfile) -> Non
 @router.post("", status_code=201, response_model=UserRead, summary="Crea un utente")
 def create_user(body: UserCreate, _: AdminUser, session: SessionDep, profile: ProfileDep, now: NowDep) -> User:
     _check(body, session, profile)
-    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password), created_at=now)
+    password_hash = hash_password(body.password)
+    session.commit()  # the read ends (api.deps.READS_FIRST_ROUTES): the write lock is taken from here
+    _check(body, session, profile)  # again under the lock: the same username created meanwhile is a 409
+    user = User(**body.model_dump(exclude={"password"}), password_hash=password_hash, created_at=now)
     session.add(user)
     session.commit()
     return user

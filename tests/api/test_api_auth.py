@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api import auth
+from api.routers import users
 from models.people import ApiToken
 from registro.db import get_engine
-from registro.passwords import verify_password
+from registro.passwords import hash_password, verify_password
 from tests.api_support import API, Clock, People, fetch, login
+from tests.factories import PASSWORD
 from tests.pages_support import page_login
 
 
@@ -92,28 +96,42 @@ def test_missing_form_fields_are_named(client: TestClient) -> None:
     assert response.json()["errors"][0] == {"field": "password", "location": "body", "reason": "campo obbligatorio"}
 
 
-def test_the_password_is_checked_without_the_write_lock(
-    client: TestClient, people: People, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # SQLite: while Argon2 checks the password (~100 ms), another writer must be able to begin
-    engine = get_engine()
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's database-wide write lock")
-    writers_could_begin: list[bool] = []
+def lock_probe(record: list[bool], argon2: Callable[..., Any]) -> Callable[..., Any]:
+    """``argon2`` (a hash or a check) that first asks, from another connection, whether a writer could begin."""
 
-    def verify_and_probe(password_hash: str, password: str) -> bool:
+    def probed(*args: Any) -> Any:
+        engine = get_engine()
         probe = sqlite3.connect(str(engine.url.database), timeout=0, isolation_level=None)
         try:
             probe.execute("BEGIN IMMEDIATE")
             probe.execute("ROLLBACK")
-            writers_could_begin.append(True)
+            record.append(True)
         except sqlite3.OperationalError:  # database is locked
-            writers_could_begin.append(False)
+            record.append(False)
         finally:
             probe.close()
-        return verify_password(password_hash, password)
+        return argon2(*args)
 
-    monkeypatch.setattr(auth, "verify_password", verify_and_probe)
-    login(client, people.official)  # the API's token
+    return probed
+
+
+def test_argon2_runs_without_the_write_lock(
+    client: TestClient, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite: while Argon2 hashes or checks a password (~100 ms), another writer must be able to begin
+    if get_engine().dialect.name != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    writers_could_begin: list[bool] = []
+    monkeypatch.setattr(auth, "verify_password", lock_probe(writers_could_begin, verify_password))
+    monkeypatch.setattr(auth, "hash_password", lock_probe(writers_could_begin, hash_password))
+    monkeypatch.setattr(users, "hash_password", lock_probe(writers_could_begin, hash_password))
+    headers = login(client, people.official)  # the API's login
     assert page_login(client, people.official).status_code == 200  # the pages' login form
     assert writers_could_begin == [True, True]
+    change = {"current_password": PASSWORD, "new_password": "una-nuova-password-lunga"}
+    assert client.post(f"{API}/auth/password", json=change, headers=headers).status_code == 204
+    assert writers_could_begin[2:] == [True, True]  # the current password checked, the new one hashed
+    new_user = {"username": "nuovo.funzionario", "password": "password-iniziale-1", "full_name": "Nuovo Funzionario",
+                "email": "nuovo@example.it", "role": "official", "office": "ricerca"}  # fmt: skip
+    assert client.post(f"{API}/users", json=new_user, headers=login(client, people.admin)).status_code == 201
+    assert writers_could_begin[4:] == [True, True]  # the admin's login, the new user's password
