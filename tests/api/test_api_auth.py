@@ -17,7 +17,7 @@ from registro.db import get_engine
 from registro.passwords import hash_password, verify_password
 from tests.api_support import API, Clock, People, fetch, login
 from tests.factories import PASSWORD
-from tests.pages_support import page_login
+from tests.pages_support import page_login, submit_form
 
 
 def test_login_me_logout(client: TestClient, people: People, session: Session) -> None:
@@ -135,3 +135,8 @@ def test_argon2_runs_without_the_write_lock(
                 "email": "nuovo@example.it", "role": "official", "office": "ricerca"}  # fmt: skip
     assert client.post(f"{API}/users", json=new_user, headers=login(client, people.admin)).status_code == 201
     assert writers_could_begin[4:] == [True, True]  # the admin's login, the new user's password
+    page_login(client, people.rep)
+    again = "la-nuova-password-del-rappresentante"
+    form = {"current_password": PASSWORD, "new_password": again, "new_password_repeat": again}
+    assert submit_form(client, "/profilo/password", "/profilo/password", form).status_code == 303
+    assert writers_could_begin[6:] == [True, True, True]  # the pages' login, then the form's check and hash
