@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -42,7 +43,10 @@ class Settings(BaseSettings):
     deployment_suffix: str = "registro"
     # the stage worker (registro.stage_worker) listens on 127.0.0.1 for the ids of accepted actions
     stage_worker_port: int = 4210
-    stage_worker_concurrency: int = Field(default=8, ge=1, le=64)
+    # flows it runs at once: two per core. Each run is CPU in this process and in the Prefect server, so
+    # more only add contention: on 2 cores, 8 districts in flight, 8 at once against 4 gave action p95
+    # 121 against 80 ms, flow completion p95 1976 against 970 ms, total 33.3 against 25.0 s (same hour)
+    stage_worker_concurrency: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1, le=64)
 
     # argon2 cost; tests lower it, production keeps the library defaults
     password_time_cost: int = 3
