@@ -175,7 +175,7 @@ def _issue_drafted_document(action_id: int) -> ActionOutcome:
         event, html = action.event, action.document_html
     spec = DOCUMENT_OF_EVENT[event]
     if html is None:  # finished meanwhile by another run
-        with session_scope() as session:
+        with read_scope() as session:
             return _already_finished(session, action_id)
     try:
         rendered = lay_out(html, template=spec.template)

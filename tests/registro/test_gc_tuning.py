@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -11,6 +12,14 @@ from fastapi import FastAPI
 
 import api.main
 from registro import stage_worker
+
+
+def recorder(steps: list[str], step: str) -> Callable[[], int]:
+    def record() -> int:
+        steps.append(step)
+        return 0
+
+    return record
 
 
 def test_freezing_leaves_only_later_objects_to_the_collector() -> None:
@@ -31,7 +40,7 @@ def test_freezing_leaves_only_later_objects_to_the_collector() -> None:
 def test_the_api_freezes_its_startup_objects_once_the_flows_are_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     steps: list[str] = []
     monkeypatch.setattr(api.main, "_load_flows", lambda: steps.append("flows loaded"))
-    monkeypatch.setattr(api.main, "freeze_startup_objects", lambda: steps.append("frozen") or 0)
+    monkeypatch.setattr(api.main, "freeze_startup_objects", recorder(steps, "frozen"))
 
     async def start_and_stop() -> None:
         async with api.main.lifespan(FastAPI()):
@@ -45,7 +54,7 @@ def test_the_stage_worker_freezes_its_startup_objects(monkeypatch: pytest.Monkey
     import registro.gc_tuning
 
     steps: list[str] = []
-    monkeypatch.setattr(registro.gc_tuning, "freeze_startup_objects", lambda: steps.append("frozen") or 0)
+    monkeypatch.setattr(registro.gc_tuning, "freeze_startup_objects", recorder(steps, "frozen"))
     monkeypatch.setattr("os.nice", lambda increment: increment)  # this test process keeps its priority
     monkeypatch.setattr(stage_worker.asyncio, "run", lambda coro: coro.close())  # start-up only, no serving
     assert stage_worker.main() == 0
