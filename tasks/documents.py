@@ -49,11 +49,6 @@ class DocumentRenderingError(RuntimeError):
     """The layout engine could not produce the PDF (a template bug, never the user's input)."""
 
 
-def render_html(template: str, **context: Any) -> str:
-    """The HTML of an issued document (``notifications/templates/documents/<template>.html.j2``)."""
-    return render(f"documents/{template}.html.j2", **context)
-
-
 def lay_out(html: str, *, template: str) -> RenderedDocument:
     """THE layout of an issued document's HTML as PDF (``template`` names it in an error)."""
     from xhtml2pdf import pisa
@@ -63,11 +58,6 @@ def lay_out(html: str, *, template: str) -> RenderedDocument:
     if status.err:
         raise DocumentRenderingError(f"impaginazione PDF non riuscita per il modello «{template}»")
     return RenderedDocument(out.getvalue(), "application/pdf", "pdf")
-
-
-def render_document(template: str, **context: Any) -> RenderedDocument:
-    """Template to PDF in one call (previews, scripts): ``render_html`` then ``lay_out``."""
-    return lay_out(render_html(template, **context), template=template)
 
 
 def store_file(files_dir: Path, content: bytes) -> tuple[str, Path]:
@@ -122,11 +112,7 @@ def document_context(
     assert district is not None
     enterprises, employees = member_totals(session, application.id)
     submission = session.get(ProtocolEntry, application.protocol_id) if application.protocol_id else None
-    act = session.exec(
-        select(RecognitionAct)
-        .where(RecognitionAct.application_id == application.id)
-        .order_by(col(RecognitionAct.id).desc())
-    ).first()
+    act = latest_act(session, application)
     scores = session.exec(
         select(Evaluation.total).where(
             Evaluation.application_id == application.id, Evaluation.round == evaluation_round(application)
@@ -161,6 +147,15 @@ def document_context(
     }
 
 
+def latest_act(session: Session, application: Application) -> RecognitionAct | None:
+    """The application's most recent recognition act, if any."""
+    return session.exec(
+        select(RecognitionAct)
+        .where(RecognitionAct.application_id == application.id)
+        .order_by(col(RecognitionAct.id).desc())
+    ).first()
+
+
 def operative_verb(act_type: str) -> str:
     """The verb that opens the operative part of an act, from its type (profile setting)."""
     lowered = act_type.lower()
@@ -184,7 +179,7 @@ def draft_html(
 ) -> str:
     """Step 1, in the stage's transaction: the HTML of the document of ``spec``, from what it cites."""
     context = document_context(session, application=application, audit=audit, profile=profile, payload=payload)
-    return render_html(spec.template, title=spec.title, **context)
+    return render(f"documents/{spec.template}.html.j2", title=spec.title, **context)
 
 
 def record_document(
@@ -203,11 +198,7 @@ def record_document(
     assert district is not None
     act = None
     if spec.kind == DocumentKind.RECOGNITION_ACT:
-        act = session.exec(
-            select(RecognitionAct)
-            .where(RecognitionAct.application_id == application.id)
-            .order_by(col(RecognitionAct.id).desc())
-        ).first()
+        act = latest_act(session, application)
     if spec.outbound:
         subject = f"{act.act_type} {act.label} – " if act is not None else f"{spec.title} – "
         protocol_id = register_protocol(
