@@ -10,8 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from api.deps import Context, DispatchFn, start_flow
-from api.read import application_read
-from api.schemas import ActionAccepted, ActionRead
+from api.schemas import ActionAccepted, ActionRead, ApplicationStatus
 from models.actions import request_action
 from models.application import Application
 from models.enums import Event, Role, State
@@ -34,7 +33,8 @@ def accept(
     dispatch: DispatchFn,
     payload: BaseModel | dict[str, Any] | None = None,
 ) -> ActionAccepted:
-    """parse → service → start the flow → read model. The flow applies the event later."""
+    """parse → service → start the flow → the file's status and the action. The flow applies the
+    event later; the answer reads two rows, not the whole file (the client follows the action)."""
     data = payload.model_dump(exclude_none=True) if isinstance(payload, BaseModel) else dict(payload or {})
     action = request_action(
         ctx.session,
@@ -51,7 +51,13 @@ def accept(
     ctx.session.refresh(application)
     ctx.session.refresh(action)
     return ActionAccepted(
-        application=application_read(ctx.session, application, user=ctx.user, profile=ctx.profile, now=ctx.now),
+        application=ApplicationStatus(
+            id=action.application_id,
+            state=application.state,
+            state_label=STATE_LABELS[application.state],
+            version=application.version,
+            pending_action_id=application.pending_action_id,
+        ),
         action=ActionRead.model_validate(action),
     )
 

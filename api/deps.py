@@ -7,6 +7,7 @@ an accepted action reaches its stage flow (overridden in tests).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -76,7 +77,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-def get_now() -> datetime:
+# The trivial dependencies are ``async``: FastAPI runs a sync dependency in a worker thread, and each
+# such hop waits for the event loop and a thread in turn — on a busy machine, milliseconds apiece.
+
+
+async def get_now() -> datetime:
     """The request's time. Tests pin it by overriding this dependency."""
     return datetime.now(UTC)
 
@@ -85,9 +90,13 @@ def get_profile() -> RegionProfile:
     return load_profile(get_settings().profile)
 
 
+async def profile_dependency() -> RegionProfile:
+    return get_profile()
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
-ProfileDep = Annotated[RegionProfile, Depends(get_profile)]
+ProfileDep = Annotated[RegionProfile, Depends(profile_dependency)]
 
 
 def token_hash(token: str) -> str:
@@ -151,7 +160,7 @@ class Context:
     now: datetime
 
 
-def get_context(session: SessionDep, user: CurrentUser, profile: ProfileDep, now: NowDep) -> Context:
+async def get_context(session: SessionDep, user: CurrentUser, profile: ProfileDep, now: NowDep) -> Context:
     return Context(session=session, user=user, profile=profile, now=now)
 
 
@@ -159,26 +168,31 @@ Ctx = Annotated[Context, Depends(get_context)]
 
 # ---- starting the stage flow ------------------------------------------------------------
 
-DispatchFn = Callable[[int], Coroutine[Any, Any, None]]
+# hands an action over to its stage flow: a coroutine function runs on the event loop, a plain
+# function in the request's own thread (the datagram to the stage worker)
+DispatchFn = Callable[[int], Coroutine[Any, Any, None]] | Callable[[int], None]
 
 
-def get_dispatcher() -> DispatchFn:
-    """flows.dispatch.dispatch, imported when first needed (the flows load Prefect)."""
-    from flows.dispatch import dispatch
+async def get_dispatcher() -> DispatchFn:
+    """``flows.dispatch.dispatcher()``, imported when first needed (the flows load Prefect)."""
+    from flows.dispatch import dispatcher
 
-    return dispatch
+    return dispatcher()
 
 
 Dispatcher = Annotated[DispatchFn, Depends(get_dispatcher)]
 
 
 def start_flow(dispatch: DispatchFn, action_id: int) -> None:
-    """Hands the action to its flow on the event loop. Called from a sync route (worker thread).
+    """Hands the action to its flow. Called from a sync route (worker thread).
 
     If the hand-over fails the action stays queued (it is dispatched again on restart): the
     request was accepted and recorded, so the caller still gets 202 and can follow the action.
     """
     try:
-        anyio.from_thread.run(dispatch, action_id)
+        if inspect.iscoroutinefunction(dispatch):
+            anyio.from_thread.run(dispatch, action_id)
+        else:
+            dispatch(action_id)
     except Exception:
         log.exception("avvio del flusso non riuscito per l'azione %s: resta in coda", action_id)

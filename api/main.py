@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from api import errors
 from api.action_status import FinishedActions
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
-from api.deps import get_dispatcher
 from api.inflight import InFlightLimit, inflight_limit
 from api.input_guard import NulGuard
 from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
@@ -39,6 +39,7 @@ from api.routers import (
     submission,
     users,
 )
+from models.clock import is_working_day
 from registro.db import pool_capacity
 from registro.gc_tuning import freeze_startup_objects
 from registro.settings import check_production, get_settings
@@ -71,15 +72,18 @@ async def _drain() -> None:
     await drain()
 
 
-def _load_flows() -> None:
-    """The stage flows load Prefect (about 0.8 s): at start, not in the first actions' requests."""
+def _warm_up(today: date) -> None:
+    """What the first actions' requests would otherwise load, each of them waiting for the first:
+    the stage flows, which import Prefect (about 0.8 s), and the calendar of Italian holidays that
+    every deadline reads (0.3 s)."""
+    is_working_day(today)
     with contextlib.suppress(ImportError):  # flows not installed in this process (tests of the API alone)
-        get_dispatcher()
+        import flows.dispatch  # noqa: F401
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    await anyio.to_thread.run_sync(_load_flows)
+    await anyio.to_thread.run_sync(_warm_up, date.today())
     freeze_startup_objects()  # registro.gc_tuning: no 125 ms full collections while requests wait
     yield
     await _drain()

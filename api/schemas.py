@@ -155,10 +155,22 @@ class ApplicationDetail(ApplicationRead):
     pending_action: ActionRead | None
 
 
+class ApplicationStatus(BaseModel):
+    """The file as the 202 leaves it: busy with the accepted action until its stage flow ends. The
+    action's outcome is at ``GET /actions/{id}``; the whole file, once changed, at ``GET /applications/{id}``."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    state: State
+    state_label: str
+    version: int
+    pending_action_id: int | None
+
+
 class ActionAccepted(BaseModel):
     """202: the request passed every check and was handed to its stage flow."""
 
-    application: ApplicationRead
+    application: ApplicationStatus
     action: ActionRead
 
 

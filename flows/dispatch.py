@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -79,6 +80,16 @@ async def _stage_flow(action_id: int) -> tuple[Flow[..., Any] | None, int]:
     if flow is None:
         logger.error("azione %s: nessun flusso per l'evento %s", action_id, event)
     return flow, application_id
+
+
+def dispatcher() -> Callable[[int], None] | Callable[[int], Coroutine[Any, Any, None]]:
+    """What the API calls with an accepted action's id: with a stage worker, a plain function that
+    sends the datagram from the request's own thread (no hop to the event loop and back); otherwise
+    ``dispatch``, a coroutine function run on the event loop."""
+    settings = get_settings()
+    if settings.flow_dispatch == FlowDispatch.WORKER:
+        return functools.partial(notify_worker, port=settings.stage_worker_port)
+    return dispatch
 
 
 async def dispatch(action_id: int) -> None:

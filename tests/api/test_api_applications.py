@@ -136,7 +136,14 @@ def test_accepted_action_is_queued_and_locks_the_file(
     action_id = body["action"]["id"]
     assert dispatched.ids == [action_id]
     assert body["action"]["status"] == "queued" and body["application"]["state"] == "draft"
-    assert body["application"]["pending_action_id"] == action_id and body["application"]["allowed_actions"] == []
+    assert body["application"] == {
+        "id": app_id,
+        "state": "draft",
+        "state_label": "Bozza",
+        "version": body["application"]["version"],
+        "pending_action_id": action_id,
+    }
+    assert client.get(f"{API}/applications/{app_id}", headers=rep).json()["allowed_actions"] == []
     again = client.post(f"{API}/applications/{app_id}/actions/withdraw", json={"reason": "ci ripenso"}, headers=rep)
     assert again.status_code == 409 and again.json()["code"] == "modifica_concorrente"
     edit = client.patch(f"{API}/applications/{app_id}", json={"specificity": "x"}, headers=rep)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import socket
 from collections.abc import Iterator
 
 import pytest
 
-from flows.dispatch import dispatch, notify_worker, run_stage_flow
+from api.deps import start_flow
+from flows.dispatch import dispatch, dispatcher, notify_worker, run_stage_flow
 from models.enums import ActionStatus, Event, State
 from registro.settings import get_settings
 from registro.stage_worker import StageWorker, queued_action_ids, serve
@@ -123,3 +126,32 @@ def test_the_api_dispatch_reaches_the_worker_and_a_scan_finds_what_was_queued_be
 
 def test_notify_worker_never_raises_without_a_worker() -> None:
     notify_worker(123, 9)  # nobody listens on port 9: the datagram is dropped, the action stays queued
+
+
+@pytest.fixture
+def worker_dispatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """Settings as ``registro run`` sets them for the API, with a socket standing in for the worker."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(5)
+    monkeypatch.setenv("REGISTRO_FLOW_DISPATCH", "worker")
+    monkeypatch.setenv("REGISTRO_STAGE_WORKER_PORT", str(listener.getsockname()[1]))
+    get_settings.cache_clear()
+    try:
+        yield listener
+    finally:
+        listener.close()
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_with_a_stage_worker_the_request_thread_sends_the_datagram_itself(worker_dispatch: socket.socket) -> None:
+    handover = dispatcher()
+    assert not inspect.iscoroutinefunction(handover)
+    start_flow(handover, 42)  # a plain thread, no event loop to hop to
+    assert worker_dispatch.recv(64) == b"42"
+
+
+def test_without_a_stage_worker_the_flow_is_started_on_the_event_loop() -> None:
+    assert get_settings().flow_dispatch != "worker"
+    assert dispatcher() is dispatch
