@@ -37,9 +37,9 @@ def test_freezing_leaves_only_later_objects_to_the_collector() -> None:
     assert 1000 <= tracked < frozen // 10  # a full collection walks what came later, nothing else
 
 
-def test_the_api_freezes_its_startup_objects_once_the_flows_are_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_api_freezes_its_startup_objects_once_warmed_up(monkeypatch: pytest.MonkeyPatch) -> None:
     steps: list[str] = []
-    monkeypatch.setattr(api.main, "_load_flows", lambda: steps.append("flows loaded"))
+    monkeypatch.setattr(api.main, "_warm_up", lambda _today: steps.append("flows loaded"))
     monkeypatch.setattr(api.main, "freeze_startup_objects", recorder(steps, "frozen"))
 
     async def start_and_stop() -> None:
@@ -59,3 +59,14 @@ def test_the_stage_worker_freezes_its_startup_objects(monkeypatch: pytest.Monkey
     monkeypatch.setattr(stage_worker.asyncio, "run", lambda coro: coro.close())  # start-up only, no serving
     assert stage_worker.main() == 0
     assert steps == ["frozen"]
+
+
+def test_the_warm_up_loads_the_flows_and_this_years_holidays() -> None:
+    import sys
+    from datetime import date
+
+    from models.clock import _italian_holidays
+
+    _italian_holidays.cache_clear()
+    api.main._warm_up(date(2026, 11, 28))
+    assert "flows.dispatch" in sys.modules and _italian_holidays.cache_info().currsize == 1
