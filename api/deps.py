@@ -103,9 +103,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def get_current_token(
-    session: SessionDep, now: NowDep, token: Annotated[str | None, Depends(bearer)] = None
-) -> ApiToken:
+BearerToken = Annotated[str | None, Depends(bearer)]
+
+
+def _valid_token(session: Session, now: datetime, token: str | None) -> ApiToken:
     if not token:
         raise Unauthorized("autenticazione richiesta: effettuare l'accesso")
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
@@ -114,8 +115,13 @@ def get_current_token(
     return row
 
 
-def get_current_user(session: SessionDep, token: Annotated[ApiToken, Depends(get_current_token)]) -> User:
-    user = session.get(User, token.user_id)
+def get_current_token(session: SessionDep, now: NowDep, token: BearerToken = None) -> ApiToken:
+    return _valid_token(session, now, token)
+
+
+def get_current_user(session: SessionDep, now: NowDep, token: BearerToken = None) -> User:
+    """The token's user: both read in one worker thread, not one thread hop each."""
+    user = session.get(User, _valid_token(session, now, token).user_id)
     if user is None or not user.active:
         raise Unauthorized("utente disattivato: effettuare di nuovo l'accesso")
     return user
