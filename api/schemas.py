@@ -159,7 +159,6 @@ class ApplicationStatus(BaseModel):
     """The file as the 202 leaves it: busy with the accepted action until its stage flow ends. The
     action's outcome is at ``GET /actions/{id}``; the whole file, once changed, at ``GET /applications/{id}``."""
 
-    model_config = ConfigDict(from_attributes=True)
     id: int
     state: State
     state_label: str
