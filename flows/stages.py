@@ -14,14 +14,28 @@ flow-run id is on the audit event and on the action, which is how an official fi
 Deployment runs get a readable name at creation, which is free (``submission-app-12``, ``flows.dispatch``).
 
 The flows are ``async``: a sync flow pays about one second at exit for the heartbeat thread.
+
+A stage flow's outcome lives in our database (the action, its audit event and documents), so Prefect
+persists no result of it (``persist_result=False``) and is told where results would go. Left unset,
+Prefect's engine asks the server for its default result storage twice on every run
+(``GET /admin/storage``, once async and once sync): 2 of its 8 API calls per run.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from prefect import flow
 from prefect.runtime import flow_run
+from prefect.settings import get_current_settings
 
 from tasks.stage_work import ActionOutcome, Stage, carry_out_async
+
+STAGE_FLOW_RESULTS: dict[str, Any] = {
+    "persist_result": False,
+    "result_storage": Path(get_current_settings().results.local_storage_path),
+}
 
 
 def current_flow_run_id() -> str | None:
@@ -29,27 +43,27 @@ def current_flow_run_id() -> str | None:
     return str(run_id) if run_id else None
 
 
-@flow(name="submission")
+@flow(name="submission", **STAGE_FLOW_RESULTS)
 async def submission_flow(action_id: int) -> ActionOutcome:
     """Presentazione: eligibility checked again, inbound protocol, procedure clock started, receipt issued."""
     return await carry_out_async(action_id, flow_run_id=current_flow_run_id(), stage=Stage.SUBMISSION)
 
 
-@flow(name="completeness")
+@flow(name="completeness", **STAGE_FLOW_RESULTS)
 async def completeness_flow(action_id: int) -> ActionOutcome:
     """Verifica di completezza: review started, integration requested (letter listing what is missing,
     clock suspended) and answered, declared complete or inadmissible, census registration, withdrawal."""
     return await carry_out_async(action_id, flow_run_id=current_flow_run_id(), stage=Stage.COMPLETENESS)
 
 
-@flow(name="committee")
+@flow(name="committee", **STAGE_FLOW_RESULTS)
 async def committee_flow(action_id: int) -> ActionOutcome:
     """Valutazione del comitato: approval, notice of intended rejection (art. 10-bis letter, clock
     suspended), the representative's observations, rejection."""
     return await carry_out_async(action_id, flow_run_id=current_flow_run_id(), stage=Stage.COMMITTEE)
 
 
-@flow(name="recognition")
+@flow(name="recognition", **STAGE_FLOW_RESULTS)
 async def recognition_flow(action_id: int) -> ActionOutcome:
     """Riconoscimento: act numbered, decree rendered, stored and protocolled, registry entry written."""
     return await carry_out_async(action_id, flow_run_id=current_flow_run_id(), stage=Stage.RECOGNITION)

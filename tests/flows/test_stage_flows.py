@@ -120,3 +120,22 @@ def test_refused_action_completes_the_run_and_fails_the_action(factory: Factory)
     assert stored.status == ActionStatus.FAILED and "non appartiene alla fase" in (stored.error or "")
     assert stored.flow_run_id == str(state.state_details.flow_run_id)
     assert d.reload().state == State.COMPLETENESS_CHECK and d.app.pending_action_id is None
+
+
+def test_a_stage_run_makes_only_the_engine_s_own_api_calls(factory: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outcome lives in our database: no result is persisted, and Prefect does not ask the
+    server where its default result storage is (``GET /admin/storage``, twice a run otherwise)."""
+    import httpx
+
+    calls: list[str] = []
+    for cls in (httpx.AsyncClient, httpx.Client):
+
+        def recording(self: Any, request: httpx.Request, *args: Any, __send: Any = cls.send, **kwargs: Any) -> Any:
+            calls.append(f"{request.method} {request.url.path.split('/api', 1)[-1]}")
+            return __send(self, request, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "send", recording)
+    d = StageDriver(factory)
+    run_stage(d, Event.SUBMIT)
+    assert calls and not [c for c in calls if "/admin/storage" in c], calls
+    assert sum(c.startswith("POST /flow_runs/") and c.endswith("/set_state") for c in calls) == 2, calls
