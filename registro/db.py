@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -9,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from registro.settings import get_settings
+from registro.sqlite_writes import BUSY_TIMEOUT_S, GatedConnection
 
 SQLITE_POOL = (5, 10)  # (pool_size, max_overflow): writers queue on SQLite's lock anyway
 SERVER_POOL = (10, 20)
@@ -27,7 +30,7 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     """``read_only``: on SQLite a deferred BEGIN (see ``get_read_engine``); elsewhere no difference."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S, "factory": GatedConnection}
         if read_only:
             kwargs["execution_options"] = {DEFERRED_OPTION: True}
         kwargs.update(pool_size=SQLITE_POOL[0], max_overflow=SQLITE_POOL[1])
@@ -43,9 +46,18 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
 def _sqlite_begin(connection: Any) -> None:
     """Take SQLite's write lock at BEGIN: a read-then-write can never hit a stale snapshot. A reader's
     transaction (the read engine, ``begin_read``) begins deferred: in WAL mode it reads a snapshot
-    and never waits for the writer."""
-    deferred = connection.get_execution_options().get(DEFERRED_OPTION)
-    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+    and never waits for the writer. A writer takes its turn through ``registro.sqlite_writes``."""
+    if connection.get_execution_options().get(DEFERRED_OPTION):
+        connection.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, GatedConnection):
+        try:
+            dbapi_connection.begin_immediate()
+        except sqlite3.OperationalError as exc:  # as SQLAlchemy raises it for a statement of its own
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,7 +66,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cursor.close()
 
 
