@@ -43,10 +43,11 @@ class Settings(BaseSettings):
     deployment_suffix: str = "registro"
     # the stage worker (registro.stage_worker) listens on 127.0.0.1 for the ids of accepted actions
     stage_worker_port: int = 4210
-    # flows it runs at once: two per core. Each run is CPU in this process and in the Prefect server, so
-    # more only add contention: on 2 cores, 8 districts in flight, 8 at once against 4 gave action p95
-    # 121 against 80 ms, flow completion p95 1976 against 970 ms, total 33.3 against 25.0 s (same hour)
-    stage_worker_concurrency: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1), ge=1, le=64)
+    # flows it runs at once: one per core. Each run is CPU in this process and in the Prefect server, so
+    # more only add contention, and a run holding SQLite's write lock waits for the others' CPU. On 2 cores,
+    # 60 districts, 8 in flight, interleaved pairs: 4 at once against 2 gave action p95 109/97 against
+    # 45/53 ms, flow completion p95 1357/1410 against 1067/1269 ms (8 against 4, earlier: 121 against 80 ms)
+    stage_worker_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
     # argon2 cost; tests lower it, production keeps the library defaults
     password_time_cost: int = 3

@@ -102,11 +102,11 @@ def test_the_app_refuses_to_start_in_production_with_the_default_secret(monkeypa
     assert create_app().title  # with its own secret it starts
 
 
-def test_the_stage_worker_runs_two_flows_per_core_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stage_worker_runs_one_flow_per_core_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REGISTRO_STAGE_WORKER_CONCURRENCY", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert settings().stage_worker_concurrency == 4
-    monkeypatch.setattr("os.cpu_count", lambda: None)  # unknown: as one core
     assert settings().stage_worker_concurrency == 2
+    monkeypatch.setattr("os.cpu_count", lambda: None)  # unknown: as one core
+    assert settings().stage_worker_concurrency == 1
     monkeypatch.setenv("REGISTRO_STAGE_WORKER_CONCURRENCY", "8")
     assert settings().stage_worker_concurrency == 8
