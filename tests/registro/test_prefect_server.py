@@ -59,3 +59,17 @@ def test_registro_run_starts_prefect_through_the_launcher(tmp_path: Path) -> Non
     server = plan(Settings(), tmp_path)[0][0]
     assert server.name == "prefect"
     assert server.argv[1:4] == ["-m", "registro.prefect_server", "server"]
+
+
+def test_the_server_runs_below_the_api_s_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prefect.cli
+
+    from registro import prefect_server
+
+    calls: list[str] = []
+    monkeypatch.setattr("os.nice", lambda increment: calls.append(f"nice {increment}"))
+    monkeypatch.setattr(prefect_server, "begin_sqlite_transactions_immediate", lambda: calls.append("immediate"))
+    monkeypatch.setattr(prefect.cli, "app", lambda: calls.append("prefect"))
+    prefect_server.main()
+    assert calls == [f"nice {prefect_server.NICENESS}", "immediate", "prefect"]
+    assert prefect_server.NICENESS > 0
