@@ -50,14 +50,10 @@ def _sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get(DEFERRED_OPTION):
         connection.exec_driver_sql("BEGIN")
         return
-    dbapi_connection = connection.connection.dbapi_connection
-    if isinstance(dbapi_connection, GatedConnection):
-        try:
-            dbapi_connection.begin_immediate()
-        except sqlite3.OperationalError as exc:  # as SQLAlchemy raises it for a statement of its own
-            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        connection.connection.dbapi_connection.begin_immediate()  # a GatedConnection (make_engine)
+    except sqlite3.OperationalError as exc:  # as SQLAlchemy raises it for a statement of its own
+        raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -27,9 +27,10 @@ and it runs at the worker's own priority.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+
+from registro.priority import NICENESS, lower_priority
 
 logger = logging.getLogger("registro.prefect_server")
 
@@ -60,12 +61,8 @@ def begin_sqlite_transactions_immediate() -> bool:
     return True
 
 
-NICENESS = 5
-
-
 def main() -> None:
-    if hasattr(os, "nice"):
-        os.nice(NICENESS)
+    lower_priority(NICENESS)
     begin_sqlite_transactions_immediate()
     from prefect.cli import app
 

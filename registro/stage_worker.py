@@ -37,6 +37,7 @@ from sqlmodel import col, select
 from models.application import StageAction
 from models.enums import ActionStatus
 from registro.db import read_scope
+from registro.priority import NICENESS, lower_priority
 from registro.settings import get_settings
 
 logger = logging.getLogger("registro.stage_worker")
@@ -45,7 +46,6 @@ READY_LINE = "esecutore delle fasi pronto"
 SCAN_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 30.0
 DRAIN_SECONDS = 20.0
-NICENESS = 5  # the API's requests first (see the module docstring)
 SCAN_LIMIT = 500
 
 
@@ -161,15 +161,13 @@ async def serve(
 
 
 def main() -> int:
-    import os
 
     from flows.dispatch import run_stage_flow, shared_prefect_clients
     from registro.gc_tuning import freeze_startup_objects
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    if hasattr(os, "nice"):
-        os.nice(NICENESS)
+    lower_priority(NICENESS)
     freeze_startup_objects()  # Prefect, SQLAlchemy, xhtml2pdf: never walked again by a full collection
 
     async def run() -> None:
