@@ -10,7 +10,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "sviluppo-non-usare-in-produzione"
+from registro import local_secrets
+
+DEFAULT_SECRET = "sviluppo-non-usare-in-produzione"  # the old default: refused in production
 MIN_SECRET_LENGTH = 32
 PRODUCTION = {"production", "produzione", "prod"}
 # passwords that come from examples and tutorials, never from a real deployment
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite under data_dir
     profile: str = "puglia"
-    secret_key: str = DEFAULT_SECRET
+    # empty outside production: a random key of this data folder (registro.local_secrets)
+    secret_key: str = ""
+    audit_key: str = ""  # the HMAC key of the audit chain, kept outside the database
     token_ttl_hours: int = 12
 
     api_host: str = "127.0.0.1"
@@ -71,6 +75,20 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'registro.db').as_posix()}"
 
     @property
+    def effective_secret_key(self) -> str:
+        """The key of CSRF tokens and of the stage worker's datagrams."""
+        return self.secret_key or self._local_secret(local_secrets.APP_KEY)
+
+    @property
+    def effective_audit_key(self) -> str:
+        return self.audit_key or self._local_secret(local_secrets.AUDIT_KEY)
+
+    def _local_secret(self, name: str) -> str:
+        if is_production(self):
+            raise InsecureSettings(f"in produzione la credenziale {name} va impostata nelle impostazioni")
+        return local_secrets.read_or_create(self.data_dir, name)
+
+    @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
@@ -88,16 +106,22 @@ class InsecureSettings(RuntimeError):
     """Production settings that still carry development defaults: the system refuses to start."""
 
 
+def is_production(settings: Settings) -> bool:
+    return settings.environment.strip().lower() in PRODUCTION
+
+
 def check_production(settings: Settings) -> None:
     """In production, refuses (``InsecureSettings``, message in Italian) default or weak secrets.
 
     Development and tests keep their defaults: the check applies only when ``REGISTRO_ENVIRONMENT``
     says production.
     """
-    if settings.environment.strip().lower() not in PRODUCTION:
+    if not is_production(settings):
         return
     problems = []
-    if settings.secret_key == DEFAULT_SECRET:
+    if not settings.secret_key:
+        problems.append("REGISTRO_SECRET_KEY non è impostata")
+    elif settings.secret_key == DEFAULT_SECRET:
         problems.append("REGISTRO_SECRET_KEY è quella predefinita di sviluppo")
     elif len(settings.secret_key) < MIN_SECRET_LENGTH:
         problems.append(f"REGISTRO_SECRET_KEY è troppo corta (almeno {MIN_SECRET_LENGTH} caratteri)")

@@ -143,7 +143,7 @@ class CsrfFailed(Exception):
 
 
 def _csrf_for(raw: str) -> str:
-    key = get_settings().secret_key.encode()
+    key = get_settings().effective_secret_key.encode()
     return hmac.new(key, b"csrf:" + raw.encode(), hashlib.sha256).hexdigest()
 
 

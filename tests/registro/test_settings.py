@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +25,30 @@ def test_development_keeps_its_defaults() -> None:
 
 
 @pytest.mark.parametrize("environment", ["production", "Produzione", " PROD "])
-def test_production_with_the_default_secret_refuses_to_start(environment: str) -> None:
+def test_production_without_a_secret_or_with_the_old_default_refuses_to_start(environment: str) -> None:
     with pytest.raises(InsecureSettings) as refused:
         check_production(settings(environment=environment))
     message = str(refused.value)
     assert "avvio rifiutato in modalità produzione" in message
-    assert "REGISTRO_SECRET_KEY è quella predefinita di sviluppo" in message
-    assert DEFAULT_SECRET not in message  # the message names the setting, never a secret's value
+    assert "REGISTRO_SECRET_KEY non è impostata" in message
+    with pytest.raises(InsecureSettings) as refused:
+        check_production(settings(environment=environment, secret_key=DEFAULT_SECRET))
+    assert "REGISTRO_SECRET_KEY è quella predefinita di sviluppo" in str(refused.value)
+    assert DEFAULT_SECRET not in str(refused.value)  # the message names the setting, never a secret's value
+
+
+def test_outside_production_an_empty_key_is_a_random_one_of_the_data_folder(tmp_path: Path) -> None:
+    first = settings(data_dir=tmp_path).effective_secret_key
+    assert len(first) >= 40 and first != DEFAULT_SECRET
+    assert settings(data_dir=tmp_path).effective_secret_key == first  # kept, not made anew
+    assert settings(data_dir=tmp_path / "altro").effective_secret_key != first
+    folder = tmp_path / "segreti"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "chiave-applicazione").stat().st_mode) == 0o600
+    assert settings(data_dir=tmp_path, secret_key=STRONG).effective_secret_key == STRONG
+    with pytest.raises(InsecureSettings, match="in produzione"):
+        settings(data_dir=tmp_path / "p", environment="production").effective_secret_key  # noqa: B018
+    assert not (tmp_path / "p").exists()
 
 
 @pytest.mark.parametrize(
