@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from prefect import flow
 
+from flows.as_of import sweep_moment
 from tasks.delivery import DeliveryReport, deliver_task
 
 
@@ -16,7 +17,7 @@ class SmtpUnavailable(Exception):
 @flow(name="deliver-outbox", flow_run_name="deliver-outbox")
 async def deliver_outbox(limit: int = 500, as_of: datetime | None = None) -> DeliveryReport:
     """Sends the queued notifications due at ``as_of`` (default: now) over one SMTP connection."""
-    as_of = as_of or datetime.now(UTC)
+    as_of = sweep_moment(as_of, now=datetime.now(UTC))  # not a moment still to come (flows.as_of)
     report = await deliver_task(as_of, limit)
     if report.smtp_error:
         raise SmtpUnavailable(

@@ -2,7 +2,7 @@
 or as a deployment.
 
 ``settings.flow_dispatch``:
-- ``worker`` (embedded default, set by ``registro run``): the action's id goes in a UDP datagram to
+- ``worker`` (embedded default, set by ``registro run``): the action's id goes in a signed UDP datagram to
   the stage worker process (``registro.stage_worker``), which runs the flow; nothing here waits.
 - ``inprocess`` (the API started alone): the flow runs in this process, on an event loop of its own
   in a background thread — not on the API's loop, which keeps answering requests while Prefect's
@@ -33,6 +33,7 @@ from sqlmodel import select
 from flows.stages import STAGE_FLOWS
 from models.application import StageAction
 from models.enums import Event
+from registro import worker_channel
 from registro.db import read_scope
 from registro.settings import FlowDispatch, get_settings
 from tasks.stage_work import STAGE_OF_EVENT, run_name
@@ -88,7 +89,7 @@ def dispatcher() -> Callable[[int], None] | Callable[[int], Coroutine[Any, Any, 
     ``dispatch``, a coroutine function run on the event loop."""
     settings = get_settings()
     if settings.flow_dispatch == FlowDispatch.WORKER:
-        return functools.partial(notify_worker, port=settings.stage_worker_port)
+        return functools.partial(notify_worker, port=settings.stage_worker_port, key=settings.effective_secret_key)
     return dispatch
 
 
@@ -96,7 +97,7 @@ async def dispatch(action_id: int) -> None:
     """Starts the stage flow of a stored action and returns at once (the API then answers 202)."""
     settings = get_settings()
     if settings.flow_dispatch == FlowDispatch.WORKER:
-        notify_worker(action_id, settings.stage_worker_port)
+        notify_worker(action_id, settings.stage_worker_port, settings.effective_secret_key)
         return
     flow, application_id = await _stage_flow(action_id)
     if flow is None:
@@ -110,13 +111,13 @@ async def dispatch(action_id: int) -> None:
     future.add_done_callback(_running.discard)
 
 
-def notify_worker(action_id: int, port: int) -> None:
-    """One datagram with the action's id to the stage worker on 127.0.0.1 — fire and forget: if the
-    worker is down, it finds the queued action in the database when it starts (and the recovery
-    sweep would after a minute)."""
+def notify_worker(action_id: int, port: int, key: str) -> None:
+    """One datagram with the action's id, signed with ``key`` (``registro.worker_channel``), to the
+    stage worker on 127.0.0.1 — fire and forget: if the worker is down, it finds the queued action in
+    the database when it starts (and the recovery sweep would after a minute)."""
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(str(action_id).encode("ascii"), ("127.0.0.1", port))
+            sock.sendto(worker_channel.encode(action_id, key), ("127.0.0.1", port))
     except OSError as error:
         logger.warning("azione %s: esecutore delle fasi non raggiungibile (%s)", action_id, error)
 

@@ -1,7 +1,7 @@
 """The daily sweeps, one flow run each (scheduled in ``prefect.yaml``, cron in Europe/Rome).
 
-Each takes ``as_of`` (default: today in Rome), is idempotent (a second run for the same day moves
-nothing and queues no mail) and set-based: one task, a few queries, work in chunks — never a
+Each takes ``as_of`` (default: today in Rome; a later day is refused), is idempotent (a second
+run for the same day moves nothing and queues no mail) and set-based: one task, a few queries, work in chunks — never a
 Prefect task per district. Mails are outbox rows: ``deliver-outbox`` sends them.
 """
 
@@ -12,15 +12,15 @@ from typing import Any
 
 from prefect import flow
 
+from flows.as_of import sweep_day
 from flows.stages import current_flow_run_id
-from models.base import local_date
 from tasks.expiry import ExpiryReport, expiry_task
 from tasks.reminders import daily_reminders_task
 from tasks.report_cycle import ReportCycleReport, report_cycle_task
 
 
 def _day(as_of: date | None) -> date:
-    return as_of or local_date(datetime.now(UTC))
+    return sweep_day(as_of, now=datetime.now(UTC))  # a day still to come is refused (flows.as_of)
 
 
 @flow(name="expiry-sweep", flow_run_name="expiry-sweep-{as_of}")

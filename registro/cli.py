@@ -7,6 +7,14 @@ import typer
 app = typer.Typer(help="Registro Distretti: comandi di amministrazione", no_args_is_help=True)
 
 
+@app.callback()
+def owner_only_files() -> None:
+    """Every file a command writes (database, documents, mails, logs, backups) is its owner's alone."""
+    import os
+
+    os.umask(0o077)
+
+
 @app.command()
 def run() -> None:
     """Avvia tutto sul default incorporato: API, server Prefect, runner dei deployment, posta locale."""
@@ -19,6 +27,28 @@ def run() -> None:
         typer.echo(f"ERRORE: {exc}", err=True)
         raise typer.Exit(2) from exc
     run_all()
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def prefect(ctx: typer.Context) -> None:
+    """Il comando «prefect» verso il server Prefect del sistema, con la sua credenziale (es. registro prefect
+    deployment ls). Senza PREFECT_API_URL nell'ambiente: il server di «registro run» e la credenziale in
+    <dati>/segreti/prefect-credenziale; con PREFECT_API_URL (produzione): l'ambiente così com'è.
+    «registro prefect server start» rifiuta di avviare un server senza autenticazione."""
+    import os
+    import sys
+
+    from registro.embedded import prefect_client_environment
+    from registro.settings import get_settings
+
+    env = dict(os.environ)
+    if not env.get("PREFECT_API_URL"):
+        settings = get_settings()
+        env.update(prefect_client_environment(settings, settings.data_dir.resolve()))
+    # through registro.prefect_server: «registro prefect server start» never starts an open server
+    os.execve(sys.executable, [sys.executable, "-m", "registro.prefect_server", *ctx.args], env)
 
 
 @app.command("init-db")
@@ -141,24 +171,6 @@ def audit_verify() -> None:
     with session_scope() as session:
         code = check(session, typer.echo)
     raise typer.Exit(code)
-
-
-@app.command()
-def deploy(
-    prefect_yaml: str = typer.Argument("", help="il file dei deployment (predefinito: prefect.yaml del progetto)"),
-) -> None:
-    """Registra i deployment di prefect.yaml sul server Prefect (PREFECT_API_URL), ciascuno nel suo work pool."""
-    from registro.deploy import deploy_all
-    from registro.serve import ServeConfigError
-
-    try:
-        applied = deploy_all(prefect_yaml or None)
-    except ServeConfigError as exc:
-        typer.echo(f"ERRORE: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    for name, pool in applied:
-        typer.echo(f"deployment {name} → work pool «{pool}»")
-    typer.echo(f"{len(applied)} deployment registrati. Avviare i worker con: prefect worker start --pool registro")
 
 
 @app.command()

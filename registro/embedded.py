@@ -18,6 +18,7 @@ import ctypes
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -28,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from registro import local_secrets
 from registro.mailcatcher import READY_LINE as MAIL_READY
 from registro.serve import DRAIN_SECONDS, PROJECT_ROOT
 from registro.serve import READY_LINE as RUNNER_READY
-from registro.settings import FlowDispatch, Settings, get_settings
+from registro.settings import FlowDispatch, Settings, get_settings, is_production
 from registro.stage_worker import READY_LINE as WORKER_READY
 
 START_TIMEOUT = 90.0  # seconds for each child to become ready
@@ -93,24 +95,58 @@ def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
+def prefect_client_environment(settings: Settings, data_dir: Path) -> dict[str, str]:
+    """What a Prefect client of the embedded server needs: its address, its credential (generated
+    under ``<data_dir>/segreti`` on first use), its home folder."""
+    return {
+        "PREFECT_HOME": str(data_dir / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{settings.prefect_port}/api",
+        "PREFECT_API_AUTH_STRING": _prefect_credential(settings, data_dir),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def _prefect_credential(settings: Settings, data_dir: Path) -> str:
+    """Production gives its own (``check_production`` requires it); elsewhere the data folder's."""
+    if is_production(settings):
+        return os.environ["PREFECT_API_AUTH_STRING"]
+    return local_secrets.read_or_create(data_dir, local_secrets.PREFECT_AUTH)
+
+
+def owner_only(data_dir: Path) -> None:
+    """Files created from now on are the owner's alone (umask 077); those already there become so."""
+    os.umask(0o077)
+    for folder, subfolders, files in os.walk(data_dir):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            with contextlib.suppress(OSError):
+                mode = os.lstat(name).st_mode
+                if mode & 0o077 and not stat.S_ISLNK(mode):
+                    os.chmod(name, stat.S_IMODE(mode) & 0o700)
+        subfolders[:] = [d for d in subfolders if not os.path.islink(os.path.join(folder, d))]
+
+
 def prepare_environment(settings: Settings) -> Path:
     """Create the data folders and set the environment this process and its children share."""
     data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    owner_only(data_dir)
     for sub in ("prefect", "mail", "log", "files"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
-    prefect_home = data_dir / "prefect"
+    client = prefect_client_environment(settings, data_dir)
     os.environ.update(
         {
+            **client,
             "REGISTRO_DATA_DIR": str(data_dir),  # children may work from another folder
-            "PREFECT_HOME": str(prefect_home),
-            "PREFECT_API_URL": f"http://127.0.0.1:{settings.prefect_port}/api",
+            # the server: basic authentication with the same credential, CSRF protection on and CORS
+            # only for its own UI (registro.prefect_server.lock_down)
+            "PREFECT_SERVER_API_AUTH_STRING": client["PREFECT_API_AUTH_STRING"],
             "PREFECT_UI_URL": f"http://127.0.0.1:{settings.prefect_port}",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         }
     )
+    prefect_home = data_dir / "prefect"
     os.environ.setdefault("PREFECT_API_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}")
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
     # No automations are configured on the embedded server, yet its triggers service reads every event;
@@ -285,7 +321,10 @@ def _banner(settings: Settings, data_dir: Path, elapsed: float) -> None:
     say(f"Registro Distretti è in esecuzione (pronto in {elapsed:.1f} s)")
     say(f"  Registro pubblico:     {api}/registro")
     say(f"  API (documentazione):  {api}/docs")
-    say(f"  Interfaccia Prefect:   http://127.0.0.1:{settings.prefect_port}")
+    say(
+        f"  Interfaccia Prefect:   http://127.0.0.1:{settings.prefect_port} (credenziale utente:password in "
+        f"{local_secrets.secrets_dir(data_dir) / local_secrets.PREFECT_AUTH}; da terminale: registro prefect …)"
+    )
     say(f"  Posta:                 {mail}")
     say(f"  Dati e log:            {data_dir} (log in {data_dir / 'log'})")
     say("Premi Ctrl-C per fermare tutto.")

@@ -1,5 +1,6 @@
-"""The embedded Prefect server: ``prefect server start`` with SQLite transactions that write taking
-the write lock when they begin.
+"""The Prefect server as the system starts it: ``prefect server start``, never without authentication
+(``lock_down``: basic auth required, CSRF protection on, CORS only for its own UI), and on SQLite with
+transactions that write taking the write lock when they begin.
 
 Prefect's SQLite configuration begins its transactions ``DEFERRED`` unless the caller asks for a row
 lock. A deferred transaction that reads and then writes — creating a flow run does, it first reads
@@ -21,14 +22,18 @@ flight, interleaved pairs: action p95 44/53 ms → 36/31 ms, flow completion p95
 838/785 ms, total 34.1/32.8 s → 24.6/24.3 s. Nobody waits on the server directly: a flow run does,
 and it runs at the worker's own priority.
 
-    python -m registro.prefect_server server start --host 127.0.0.1 --port 4200
+    registro prefect server start --host 127.0.0.1 --port 4200
+    (the same as: python -m registro.prefect_server server start --host 127.0.0.1 --port 4200)
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from registro.priority import NICENESS, lower_priority
 
@@ -61,9 +66,52 @@ def begin_sqlite_transactions_immediate() -> bool:
     return True
 
 
+MIN_AUTH_LENGTH = 24
+
+
+class PrefectOpen(RuntimeError):
+    """The server would start without authentication: refused (message in Italian)."""
+
+
+def lock_down(environ: dict[str, str] | os._Environ[str]) -> None:
+    """Checks the server's credential and turns on what Prefect leaves off by default.
+
+    - ``PREFECT_SERVER_API_AUTH_STRING`` (``utente:password``, basic authentication on every API route but
+      the health probe) is required: without it anyone who can reach the port — any local process, any
+      web page in a local browser — could change a deployment's pull steps, which the runner executes
+      as shell commands. ``registro run`` generates it (``<data_dir>/segreti/prefect-credenziale``).
+    - CSRF protection on (``PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED``), unless explicitly set.
+    - CORS only for the server's own UI (``PREFECT_UI_URL``'s origin), instead of Prefect's ``*``.
+    """
+    auth = environ.get("PREFECT_SERVER_API_AUTH_STRING", "")
+    user, colon, password = auth.partition(":")
+    if not colon or not user or len(password) < MIN_AUTH_LENGTH:
+        raise PrefectOpen(
+            "server Prefect non avviato: manca PREFECT_SERVER_API_AUTH_STRING nella forma utente:password, "
+            f"con una password di almeno {MIN_AUTH_LENGTH} caratteri (per esempio: registro:$(python -c "
+            '"import secrets; print(secrets.token_urlsafe(32))")); i client la ricevono in PREFECT_API_AUTH_STRING'
+        )
+    environ.setdefault("PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED", "true")
+    if environ.get("PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS", "*").strip() in ("", "*"):
+        ui_url = urlsplit(environ.get("PREFECT_UI_URL", "") or "http://127.0.0.1:4200")
+        environ["PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS"] = f"{ui_url.scheme}://{ui_url.netloc}"
+
+
+def starts_a_server(argv: list[str]) -> bool:
+    words = [a for a in argv if not a.startswith("-")]
+    return words[:2] == ["server", "start"]
+
+
 def main() -> None:
-    lower_priority(NICENESS)
-    begin_sqlite_transactions_immediate()
+    """Prefect's command line; ``server start`` only locked down (the other commands are clients)."""
+    if starts_a_server(sys.argv[1:]):
+        try:
+            lock_down(os.environ)
+        except PrefectOpen as refused:
+            print(f"ERRORE: {refused}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        lower_priority(NICENESS)
+        begin_sqlite_transactions_immediate()
     from prefect.cli import app
 
     app()

@@ -6,6 +6,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,8 @@ from registro import local_secrets
 
 DEFAULT_SECRET = "sviluppo-non-usare-in-produzione"  # the old default: refused in production
 MIN_SECRET_LENGTH = 32
+MIN_PREFECT_PASSWORD = 24
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PRODUCTION = {"production", "produzione", "prod"}
 # passwords that come from examples and tutorials, never from a real deployment
 WEAK_PASSWORDS = {"postgres", "password", "passw0rd", "admin", "changeme", "secret", "registro", "test", "example"}
@@ -65,6 +68,9 @@ class Settings(BaseSettings):
     smtp_start_tls: bool = False
     smtp_ca_file: str = ""  # a PEM bundle of the CA that signed the server's certificate (private CAs)
     mail_from: str = "registro.distretti@regione.example"
+
+    # the sweeps refuse an as_of still to come (flows.as_of); only the test suite sets this
+    allow_future_as_of: bool = False
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
@@ -133,6 +139,14 @@ def check_production(settings: Settings) -> None:
     smtp_password = settings.smtp_password
     if smtp_password and (smtp_password.lower() in WEAK_PASSWORDS or smtp_password == settings.smtp_username):
         problems.append("REGISTRO_SMTP_PASSWORD è predefinita o banale")
+    if not settings.smtp_host:
+        problems.append("REGISTRO_SMTP_HOST non è impostato: in produzione la posta va a un server SMTP/PEC vero")
+    elif not (settings.smtp_use_tls or settings.smtp_start_tls) and settings.smtp_host not in LOOPBACK:
+        problems.append(
+            "la posta verso un altro server deve viaggiare cifrata: REGISTRO_SMTP_USE_TLS=true (porta 465) "
+            "o REGISTRO_SMTP_START_TLS=true (porta 587)"
+        )
+    problems += _prefect_problems()
     if problems:
         raise InsecureSettings(
             "avvio rifiutato in modalità produzione (REGISTRO_ENVIRONMENT="
@@ -140,6 +154,27 @@ def check_production(settings: Settings) -> None:
             "Impostare valori segreti propri, ad esempio con: "
             'python -c "import secrets; print(secrets.token_urlsafe(48))"'
         )
+
+
+def _prefect_problems() -> list[str]:
+    """Prefect's own client settings: every process of the system talks to its server, which in
+    production must require a credential (``registro.prefect_server``); the client must carry it."""
+    from prefect.settings import Settings as PrefectSettings
+
+    api = PrefectSettings().api  # read now, not when Prefect was imported
+    auth = api.auth_string.get_secret_value() if api.auth_string is not None else ""
+    problems = []
+    user, colon, password = auth.partition(":")
+    if not colon or not user or len(password) < MIN_PREFECT_PASSWORD:
+        problems.append(
+            "PREFECT_API_AUTH_STRING manca o è debole: serve utente:password (almeno "
+            f"{MIN_PREFECT_PASSWORD} caratteri di password), la stessa data al server Prefect"
+        )
+    elif password.lower() in WEAK_PASSWORDS:
+        problems.append("PREFECT_API_AUTH_STRING ha una password banale")
+    if api.url and not api.url.startswith("https://") and urlsplit(api.url).hostname not in LOOPBACK:
+        problems.append("PREFECT_API_URL deve usare https:// verso un server Prefect su un'altra macchina")
+    return problems
 
 
 def _url_password(url: str) -> str | None:

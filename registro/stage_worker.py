@@ -1,9 +1,11 @@
 """Stage worker: the process that runs the stage flows of the accepted actions (embedded default).
 
 ``registro run`` starts it as a child and sets ``REGISTRO_FLOW_DISPATCH=worker`` for the API, which
-then stores an action, sends its id in one UDP datagram to ``127.0.0.1:<stage_worker_port>`` and
-answers 202. Here each id becomes an async run of its stage flow (``flows.dispatch.run_stage_flow``),
-at most ``stage_worker_concurrency`` at a time, on this process's event loop.
+then stores an action, sends its id in one UDP datagram, signed with the application's key
+(``registro.worker_channel``), to ``127.0.0.1:<stage_worker_port>`` and answers 202. Here each id
+becomes an async run of its stage flow (``flows.dispatch.run_stage_flow``), at most
+``stage_worker_concurrency`` at a time, on this process's event loop; a datagram not signed with the
+key is ignored and logged.
 
 Why a process of its own: Prefect's engine costs about 65 ms of CPU per flow run in the process that
 runs it (measured on 2 cores). Inside the API process that CPU time competed for the interpreter
@@ -36,6 +38,7 @@ from sqlmodel import col, select
 
 from models.application import StageAction
 from models.enums import ActionStatus
+from registro import worker_channel
 from registro.db import read_scope
 from registro.priority import NICENESS, lower_priority
 from registro.settings import get_settings
@@ -120,29 +123,33 @@ class StageWorker:
 
 
 class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, worker: StageWorker) -> None:
+    """Takes the datagrams signed with the application's key (``registro.worker_channel``) only."""
+
+    def __init__(self, worker: StageWorker, key: str) -> None:
         self.worker = worker
+        self.key = key
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        text = data.decode("ascii", "replace").strip()
-        if text.isdigit():
-            self.worker.offer(int(text))
+        action_id = worker_channel.decode(data, self.key)
+        if action_id is not None:
+            self.worker.offer(action_id)
         else:
-            logger.warning("datagramma ignorato da %s: %r", addr, data[:40])
+            logger.warning("datagramma non autenticato ignorato da %s: %r", addr, data[:40])
 
 
 async def serve(
     worker: StageWorker,
     *,
     port: int,
+    key: str,
     stop: asyncio.Event,
     scan_seconds: float = SCAN_SECONDS,
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Listens on 127.0.0.1:``port`` (0: any free port, passed to ``on_ready``) and scans the database
-    until ``stop`` is set, then drains."""
+    """Listens on 127.0.0.1:``port`` (0: any free port, passed to ``on_ready``) for datagrams signed
+    with ``key`` and scans the database until ``stop`` is set, then drains."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(worker), local_addr=("127.0.0.1", port))
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(worker, key), local_addr=("127.0.0.1", port))
     try:
         if on_ready is not None:
             on_ready(int(transport.get_extra_info("sockname")[1]))
@@ -182,7 +189,9 @@ def main() -> int:
             print(f"{READY_LINE} su 127.0.0.1:{port} (al più {limit} flussi insieme)", flush=True)
 
         async with shared_prefect_clients():
-            await serve(worker, port=settings.stage_worker_port, stop=stop, on_ready=ready)
+            await serve(
+                worker, port=settings.stage_worker_port, key=settings.effective_secret_key, stop=stop, on_ready=ready
+            )
         print(f"esecutore delle fasi fermato dopo {worker.runs} flussi", flush=True)
 
     asyncio.run(run())

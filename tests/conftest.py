@@ -19,6 +19,7 @@ os.environ.setdefault("REGISTRO_PASSWORD_TIME_COST", "1")
 os.environ.setdefault("REGISTRO_PASSWORD_MEMORY_COST", "8192")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("REGISTRO_ALLOW_FUTURE_AS_OF", "true")  # the flows driven over simulated years
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient

@@ -1,6 +1,7 @@
 """The production set-up of the README, brought up for real on this machine's PostgreSQL:
 
-- a Prefect server (``prefect server start``) on its own PostgreSQL database;
+- a Prefect server (``registro prefect server start``: basic authentication required, CSRF on) on its own
+  PostgreSQL database; every client carries the credential (``PREFECT_API_AUTH_STRING``);
 - the deployments of ``prefect.yaml`` (``prefect deploy --all``) in a process work pool, run by
   ``prefect worker start`` (stage flows on demand, sweeps on their schedules);
 - the app on its own PostgreSQL database (``registro init-db``), the API (uvicorn) in production mode
@@ -124,11 +125,13 @@ def test_production_setup_runs_a_journey_on_prefect_server_and_worker(
     prefect_port, api_port, smtp_port = _free_port(), _free_port(), _free_port()
     prefect_api = f"http://127.0.0.1:{prefect_port}/api"
     admin_password = secrets.token_urlsafe(18)
+    prefect_auth = f"registro:{secrets.token_urlsafe(32)}"  # the server's credential, given to every client
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRO_", "PREFECT_"))}
     prefect_env = {
         **base_env,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_API_URL": prefect_api,
+        "PREFECT_API_AUTH_STRING": prefect_auth,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
@@ -145,10 +148,10 @@ def test_production_setup_runs_a_journey_on_prefect_server_and_worker(
     }
     procs = Processes(tmp_path)
     try:
-        # 1. the Prefect server on PostgreSQL, with its scheduler
-        server_env = {**prefect_env, "PREFECT_API_DATABASE_CONNECTION_URL": prefect_db, "PREFECT_UI_ENABLED": "false"}
-        server_env.pop("PREFECT_API_URL")
-        procs.start("prefect", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+        # 1. the Prefect server on PostgreSQL, with its scheduler, locked (registro.prefect_server)
+        server_env = {**prefect_env, "PREFECT_API_DATABASE_CONNECTION_URL": prefect_db, "PREFECT_UI_ENABLED": "false",
+                      "PREFECT_SERVER_API_AUTH_STRING": prefect_auth}  # fmt: skip
+        procs.start("prefect", [str(BIN / "registro"), "prefect", "server", "start", "--host", "127.0.0.1",
                                 "--port", str(prefect_port)], server_env)  # fmt: skip
         # 2. the app's database and first administrator; an SMTP server for the mail
         _run([str(BIN / "registro"), "init-db"], app_env)
@@ -158,9 +161,10 @@ def test_production_setup_runs_a_journey_on_prefect_server_and_worker(
         procs.wait_http("prefect", f"{prefect_api}/health")
         # 3. the work pool, the deployments of prefect.yaml, a worker
         _run([str(BIN / "prefect"), "work-pool", "create", "registro", "--type", "process"], prefect_env)
-        deployed = _run([str(BIN / "registro"), "deploy"], app_env, timeout=300)
-        assert "deployment submission/registro → work pool «registro»" in deployed, deployed
-        worker_env = {**app_env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+        deployed = _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], app_env, timeout=300)
+        assert deployed.count("Deployment '") == 9, deployed
+        worker_env = {**app_env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+                      "PREFECT_LOGGING_LEVEL": "INFO"}  # fmt: skip
         procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "registro"], worker_env)
         # 4. the API in production mode
         procs.start("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
@@ -180,11 +184,22 @@ def test_production_setup_runs_a_journey_on_prefect_server_and_worker(
         # every stage flow ran on the worker, from its deployment
         run_ids = [item["flow_run_id"] for item in detail["timeline"]]
         assert len(run_ids) == 5 and all(run_ids)
-        with httpx.Client(base_url=prefect_api, timeout=10) as prefect:
+        with httpx.Client(base_url=prefect_api, timeout=10, auth=tuple(prefect_auth.split(":", 1))) as prefect:
             for run_id in run_ids:
                 run = prefect.get(f"/flow_runs/{run_id}").json()
                 assert run["state_type"] == "COMPLETED", run
                 assert run["work_pool_name"] == "registro" and run["deployment_id"], run
+        assert httpx.get(f"{prefect_api}/flow_runs/{run_ids[0]}", timeout=10).status_code == 401
+
+        # Prefect's own CLI, with the credential; without it, refused
+        listed = _run([str(BIN / "prefect"), "deployment", "ls"], prefect_env)
+        assert "submission/registro" in listed and "expiry-sweep/registro" in listed, listed
+        logs = _run([str(BIN / "prefect"), "flow-run", "logs", run_ids[0]], prefect_env)
+        assert "Finished in state Completed" in logs, logs
+        anonymous = {k: v for k, v in prefect_env.items() if k != "PREFECT_API_AUTH_STRING"}
+        refused = subprocess.run([str(BIN / "prefect"), "deployment", "ls"], env=anonymous, capture_output=True,
+                                 text=True, timeout=120)  # fmt: skip
+        assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
 
         # the scheduled delivery sweep (cron, every minute) mails the notices through SMTP
         deadline = time.monotonic() + 150

@@ -34,7 +34,7 @@ async def ping(label: str = "x") -> str:
 
 PREFECT_YAML = """
 name: prova
-prefect-version: 3.8.8
+prefect-version: 3.9.1
 deployments:
   - name: registro
     entrypoint: flows/demo.py:sweep
@@ -51,11 +51,13 @@ deployments:
         active: false
   - name: registro
     entrypoint: flows/demo.py:ping
+    work_pool: {name: registro}
     schedules:
       - interval: 60
         timezone: Europe/Rome
   - name: a-richiesta
     entrypoint: flows/demo.py:ping
+    work_pool: {name: registro}
 """
 
 
@@ -155,7 +157,7 @@ def test_prefect_yaml_becomes_runner_deployments(project: Path) -> None:
 
 
 def test_unloadable_entrypoint_names_the_deployment(project: Path) -> None:
-    text = PREFECT_YAML.replace("flows/demo.py:ping\n    schedules", "flows/missing.py:ping\n    schedules")
+    text = PREFECT_YAML.replace("flows/demo.py:ping\n    work_pool", "flows/missing.py:ping\n    work_pool", 1)
     (project / "prefect.yaml").write_text(text)
     with pytest.raises(ServeConfigError, match=r"deployment 'registro'.*flows/missing\.py:ping"):
         build_deployments(project / "prefect.yaml")
@@ -182,6 +184,7 @@ def test_registro_run_serves_deployments_and_stops_cleanly(project: Path, tmp_pa
         REGISTRO_SMTP_PORT=str(free_port()),
         REGISTRO_STAGE_WORKER_PORT=str(free_port()),
         REGISTRO_PREFECT_YAML=str(project / "prefect.yaml"),
+        PREFECT_LOGGING_LEVEL="INFO",  # the flow run's own lines, read back with `prefect flow-run logs`
     )
     argv = [sys.executable, "-c", "from registro.embedded import run_all; run_all()"]
     proc = subprocess.Popen(
@@ -190,17 +193,41 @@ def test_registro_run_serves_deployments_and_stops_cleanly(project: Path, tmp_pa
     output = ""
     try:
         output = read_until(proc, "Premi Ctrl-C", timeout=120)
+        credential = (tmp_path / "var" / "segreti" / "prefect-credenziale").read_text().strip()
+        prefect_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api"}
+        prefect_env["PREFECT_HOME"] = str(tmp_path / "var" / "prefect")
         trigger = (
             "from prefect.deployments import run_deployment\n"
             "run = run_deployment('ping/a-richiesta', parameters={'label': 'ok'}, timeout=60)\n"
-            "print(run.state.type.value)\n"
+            "print(run.id, run.state.type.value)\n"
         )
-        prefect_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api"}
-        prefect_env["PREFECT_HOME"] = str(tmp_path / "var" / "prefect")
         done = subprocess.run(
-            [sys.executable, "-c", trigger], env=prefect_env, capture_output=True, text=True, timeout=90
-        )
+            [sys.executable, "-c", trigger], env={**prefect_env, "PREFECT_API_AUTH_STRING": credential},
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
         assert done.stdout.strip().endswith("COMPLETED"), done.stdout + done.stderr
+        run_id = done.stdout.split()[-2]
+
+        # the Prefect CLI: with the system's credential through `registro prefect`, refused without it
+        def registro_prefect(*args: str, cwd: Path = tmp_path) -> str:
+            argv = [str(Path(sys.executable).with_name("registro")), "prefect", *args]
+            ran = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+            assert ran.returncode == 0, f"{args}: {ran.stdout}{ran.stderr}"
+            return ran.stdout
+
+        assert "ping/a-richiesta" in registro_prefect("deployment", "ls")
+        logs = registro_prefect("flow-run", "logs", run_id)
+        assert "Finished in state Completed" in logs, logs
+        registro_prefect("work-pool", "create", "registro", "--type", "process")
+        deployed = registro_prefect("--no-prompt", "deploy", "--all", cwd=project)
+        assert deployed.count("Deployment '") == 3, deployed
+        listed = registro_prefect("deployment", "ls")
+        assert listed.count("registro") >= 3 and "sweep/registro" in listed
+        anonymous = subprocess.run(
+            [str(Path(sys.executable).with_name("prefect")), "deployment", "ls"], env=prefect_env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert anonymous.returncode != 0 and "401" in anonymous.stdout + anonymous.stderr
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -226,3 +253,33 @@ def test_the_embedded_prefect_server_runs_without_the_automations_service_unless
     monkeypatch.setattr(os, "environ", {**os.environ, "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true"})
     prepare_environment(settings)
     assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "true"
+
+
+def test_registro_run_leaves_the_data_folder_to_its_owner_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registro.embedded import prepare_environment
+    from registro.settings import Settings
+
+    data_dir = tmp_path / "var"
+    (data_dir / "mail").mkdir(parents=True)
+    old_mail = data_dir / "mail" / "vecchia.eml"
+    old_mail.write_text("x")
+    os.chmod(old_mail, 0o644)
+    os.chmod(data_dir, 0o755)
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    previous = os.umask(0o022)
+    try:
+        prepare_environment(Settings(data_dir=data_dir))
+        new_file = data_dir / "files" / "nuovo.pdf"
+        new_file.write_bytes(b"%PDF-")
+        assert os.umask(0o077) == 0o077  # what the children inherit
+    finally:
+        os.umask(previous)
+    assert {oct(p.stat().st_mode & 0o777) for p in (old_mail, new_file)} == {"0o600"}
+    assert oct(data_dir.stat().st_mode & 0o777) == "0o700"
+    credential = data_dir / "segreti" / "prefect-credenziale"
+    assert oct(credential.stat().st_mode & 0o777) == "0o600"
+    user, _, password = os.environ["PREFECT_API_AUTH_STRING"].partition(":")
+    assert os.environ["PREFECT_SERVER_API_AUTH_STRING"] == credential.read_text().strip() == f"{user}:{password}"
+    assert len(password) >= 32

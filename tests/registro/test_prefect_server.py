@@ -70,6 +70,31 @@ def test_the_server_runs_below_the_api_s_priority(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("os.nice", lambda increment: calls.append(f"nice {increment}"))
     monkeypatch.setattr(prefect_server, "begin_sqlite_transactions_immediate", lambda: calls.append("immediate"))
     monkeypatch.setattr(prefect.cli, "app", lambda: calls.append("prefect"))
+    monkeypatch.setattr("sys.argv", ["prefect_server", "server", "start", "--port", "4200"])
+    monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "registro:" + "x9" * 16)
     prefect_server.main()
     assert calls == [f"nice {prefect_server.NICENESS}", "immediate", "prefect"]
     assert prefect_server.NICENESS > 0
+    calls.clear()
+    monkeypatch.setattr("sys.argv", ["prefect_server", "deployment", "ls"])  # a client: as it is
+    prefect_server.main()
+    assert calls == ["prefect"]
+
+
+def test_a_server_starts_locked_down() -> None:
+    from registro.prefect_server import PrefectOpen, lock_down
+
+    environ = {"PREFECT_SERVER_API_AUTH_STRING": "registro:" + "x9" * 16, "PREFECT_UI_URL": "http://127.0.0.1:4300"}
+    lock_down(environ)
+    assert environ["PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED"] == "true"
+    assert environ["PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS"] == "http://127.0.0.1:4300"
+    chosen = {**environ, "PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": "https://prefect.regione.example"}
+    lock_down(chosen)  # an origin given by the operator is kept
+    assert chosen["PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS"] == "https://prefect.regione.example"
+    for weak in (
+        {},
+        {"PREFECT_SERVER_API_AUTH_STRING": "registro:corta"},
+        {"PREFECT_SERVER_API_AUTH_STRING": ":x" * 20},
+    ):
+        with pytest.raises(PrefectOpen, match="PREFECT_SERVER_API_AUTH_STRING"):
+            lock_down(dict(weak))

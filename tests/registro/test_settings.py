@@ -14,8 +14,21 @@ from registro.settings import DEFAULT_SECRET, InsecureSettings, Settings, check_
 STRONG = "k7Qv2pXr9LmZ4tW8yBn3CsD6fGh1JeKa"  # 32 characters, many different
 
 
+PREFECT_AUTH = "registro:" + "p7Wq" * 8
+
+
+@pytest.fixture(autouse=True)
+def prefect_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production needs the Prefect client's credential (Prefect's own PREFECT_API_AUTH_STRING)."""
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", PREFECT_AUTH)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+
 def settings(**values: Any) -> Settings:
-    """Settings from the given values only (no .env file, no REGISTRO_* of the test run)."""
+    """Settings from the given values only (no .env file, no REGISTRO_* of the test run); production
+    with a mail server over TLS unless the values say otherwise."""
+    if values.get("environment", "").strip().lower() in ("production", "produzione", "prod"):
+        values = {"smtp_host": "pec.regione.example", "smtp_use_tls": True, **values}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -104,6 +117,8 @@ def test_every_problem_is_named_at_once() -> None:
 def test_secrets_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REGISTRO_ENVIRONMENT", "production")
     monkeypatch.setenv("REGISTRO_SECRET_KEY", STRONG)
+    monkeypatch.setenv("REGISTRO_SMTP_HOST", "pec.regione.example")
+    monkeypatch.setenv("REGISTRO_SMTP_START_TLS", "true")
     loaded = Settings(_env_file=None)  # type: ignore[call-arg]
     assert loaded.secret_key == STRONG
     check_production(loaded)
@@ -114,6 +129,8 @@ def test_the_app_refuses_to_start_in_production_with_the_default_secret(monkeypa
     from registro.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "environment", "production")
+    monkeypatch.setattr(get_settings(), "smtp_host", "pec.regione.example")
+    monkeypatch.setattr(get_settings(), "smtp_use_tls", True)
     monkeypatch.setattr(get_settings(), "secret_key", DEFAULT_SECRET)
     with pytest.raises(InsecureSettings, match="REGISTRO_SECRET_KEY"):
         create_app()
@@ -129,3 +146,43 @@ def test_the_stage_worker_runs_one_flow_per_core_unless_told(monkeypatch: pytest
     assert settings().stage_worker_concurrency == 1
     monkeypatch.setenv("REGISTRO_STAGE_WORKER_CONCURRENCY", "8")
     assert settings().stage_worker_concurrency == 8
+
+
+@pytest.mark.parametrize(
+    ("auth", "reason"),
+    [
+        (None, "PREFECT_API_AUTH_STRING manca o è debole"),
+        ("registro", "PREFECT_API_AUTH_STRING manca o è debole"),
+        ("registro:corta", "PREFECT_API_AUTH_STRING manca o è debole"),
+    ],
+)
+def test_production_refuses_a_prefect_client_without_a_strong_credential(
+    monkeypatch: pytest.MonkeyPatch, auth: str | None, reason: str
+) -> None:
+    if auth is None:
+        monkeypatch.delenv("PREFECT_API_AUTH_STRING")
+    else:
+        monkeypatch.setenv("PREFECT_API_AUTH_STRING", auth)
+    with pytest.raises(InsecureSettings, match=reason) as refused:
+        check_production(settings(environment="production", secret_key=STRONG))
+    assert "corta" not in str(refused.value)  # never the credential itself
+
+
+def test_production_refuses_plain_http_to_a_remote_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.regione.example:4200/api")
+    with pytest.raises(InsecureSettings, match="https://"):
+        check_production(settings(environment="production", secret_key=STRONG))
+    monkeypatch.setenv("PREFECT_API_URL", "https://prefect.regione.example/api")
+    check_production(settings(environment="production", secret_key=STRONG))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")  # same machine
+    check_production(settings(environment="production", secret_key=STRONG))
+
+
+def test_production_mails_only_over_tls_to_another_server() -> None:
+    with pytest.raises(InsecureSettings, match="REGISTRO_SMTP_HOST non è impostato"):
+        check_production(settings(environment="production", secret_key=STRONG, smtp_host=""))
+    with pytest.raises(InsecureSettings, match="cifrata"):
+        check_production(settings(environment="production", secret_key=STRONG, smtp_use_tls=False))
+    check_production(settings(environment="production", secret_key=STRONG, smtp_use_tls=False, smtp_start_tls=True))
+    # a relay on the same machine (which itself sends over TLS)
+    check_production(settings(environment="production", secret_key=STRONG, smtp_host="127.0.0.1", smtp_use_tls=False))

@@ -12,6 +12,7 @@ import pytest
 from api.deps import start_flow
 from flows.dispatch import dispatch, dispatcher, notify_worker, run_stage_flow
 from models.enums import ActionStatus, Event, State
+from registro import worker_channel
 from registro.settings import get_settings
 from registro.stage_worker import StageWorker, queued_action_ids, serve
 from tests.factories import Factory
@@ -93,11 +94,13 @@ def test_the_api_dispatch_reaches_the_worker_and_a_scan_finds_what_was_queued_be
 
     requested = [before.id]
 
+    key = get_settings().effective_secret_key
+
     async def scenario() -> None:
         stop = asyncio.Event()
         ports: list[int] = []
         worker = StageWorker(concurrency=4, run=run_stage_flow)
-        server = asyncio.create_task(serve(worker, port=0, stop=stop, scan_seconds=0.2, on_ready=ports.append))
+        server = asyncio.create_task(serve(worker, port=0, key=key, stop=stop, scan_seconds=0.2, on_ready=ports.append))
         while not ports:
             await asyncio.sleep(0.01)
         for _ in range(600):  # the first scan carries out the action queued before the start
@@ -125,7 +128,7 @@ def test_the_api_dispatch_reaches_the_worker_and_a_scan_finds_what_was_queued_be
 
 
 def test_notify_worker_never_raises_without_a_worker() -> None:
-    notify_worker(123, 9)  # nobody listens on port 9: the datagram is dropped, the action stays queued
+    notify_worker(123, 9, "chiave")  # nobody listens on port 9: the datagram is dropped, the action stays queued
 
 
 @pytest.fixture
@@ -149,7 +152,7 @@ def test_with_a_stage_worker_the_request_thread_sends_the_datagram_itself(worker
     handover = dispatcher()
     assert not inspect.iscoroutinefunction(handover)
     start_flow(handover, 42)  # a plain thread, no event loop to hop to
-    assert worker_dispatch.recv(64) == b"42"
+    assert worker_dispatch.recv(128) == worker_channel.encode(42, get_settings().effective_secret_key)
 
 
 def test_without_a_stage_worker_the_flow_is_started_on_the_event_loop() -> None:
