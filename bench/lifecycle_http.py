@@ -112,6 +112,7 @@ class System:
     def __init__(self, data_dir: Path, prefect_database_url: str = "") -> None:
         self.api_port, self.prefect_port, self.smtp_port = free_port(), free_port(), free_port()
         self.worker_port = free_port(socket.SOCK_DGRAM)
+        self.data_dir = data_dir
         self.env = dict(os.environ)
         if prefect_database_url:  # the Prefect server on PostgreSQL (production), the app still on SQLite
             self.env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url
@@ -134,6 +135,12 @@ class System:
     @property
     def prefect_api(self) -> str:
         return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    def prefect_credential(self) -> str:
+        """The credential `registro run` generated for its Prefect server (registro.local_secrets)."""
+        from registro.local_secrets import PREFECT_AUTH, secrets_dir
+
+        return (secrets_dir(self.data_dir) / PREFECT_AUTH).read_text(encoding="utf-8").strip()
 
     def start(self, timeout: float = 180) -> float:
         started = time.perf_counter()
@@ -370,6 +377,7 @@ async def main(args: argparse.Namespace) -> None:
             registry = await client.get("/api/v1/registry")
             active = sum(1 for e in registry.json() if e.get("status") in ("active", "attivo"))
         os.environ["PREFECT_API_URL"] = system.prefect_api
+        os.environ["PREFECT_API_AUTH_STRING"] = system.prefect_credential()
         empty_total = await empty_flows(driver.actions, args.concurrency)
         empty_shared_total = await empty_flows(driver.actions, args.concurrency, shared_clients=True)
     finally:
