@@ -27,8 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.sweeps import configure, seed  # noqa: E402
+from sweeps import configure, seed  # noqa: E402  (bench/sweeps.py: the same seed of applications)
 
 DAY = date(2026, 3, 20)
 

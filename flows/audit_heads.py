@@ -27,7 +27,7 @@ def audit_heads(as_of: date | None = None) -> AuditHeadsReport:
     report = audit_heads_task(as_of or local_date(now), now)
     if report.broken:
         raise AuditChainBroken(
-            f"catena dell'audit rotta in {len(report.broken)} domande (registro inviato comunque): "
-            + "; ".join(report.broken[:5])
+            f"catena dell'audit rotta in {len(report.broken)} {'domanda' if len(report.broken) == 1 else 'domande'}"
+            " (registro inviato comunque): " + "; ".join(report.broken[:5])
         )
     return report

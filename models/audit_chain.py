@@ -116,6 +116,10 @@ def chain_key() -> bytes:
     return get_settings().effective_audit_key.encode()
 
 
+class ChainRefused(RuntimeError):
+    """A chain to re-hash (migration 0005) is already broken: nothing changes (message in Italian)."""
+
+
 @dataclass(frozen=True)
 class BrokenLink:
     application_id: int

@@ -26,9 +26,14 @@ def run() -> None:
 @app.command("init-db")
 def init_db() -> None:
     """Porta il database allo schema corrente (alembic upgrade head) e crea il primo amministratore."""
+    from models.audit_chain import ChainRefused
     from registro.bootstrap import prepare_database
 
-    prepare_database()
+    try:
+        prepare_database()
+    except ChainRefused as exc:  # migration 0005 on an audit chain already broken
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("demo-data")

@@ -109,7 +109,8 @@ def queue_audit_heads(
 
 
 def _body(as_of: date, record: str, applications: int, events: int, broken: int) -> str:
-    state = "integra" if not broken else f"ROTTA in {broken} domande (vedere «anomalie»)"
+    where = f"{broken} {'domanda' if broken == 1 else 'domande'}"
+    state = "integra" if not broken else f"ROTTA in {where} (vedere «anomalie»)"
     return (
         f"Registro delle impronte della catena dell'audit al {as_of:%d/%m/%Y}: {applications} domande,"
         f" {events} eventi; catena {state}.\n\n"

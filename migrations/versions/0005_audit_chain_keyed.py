@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
-from models.audit_chain import GENESIS, HASHED_FIELDS, chain_key, keyed, legacy_event_hash, walk
+from models.audit_chain import GENESIS, HASHED_FIELDS, ChainRefused, chain_key, keyed, legacy_event_hash, walk
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -58,10 +58,6 @@ audit_event = sa.table(
 application = sa.table("application", sa.column("id", sa.Integer()), sa.column("audit_head", sa.String()))
 
 
-class BrokenChainRefused(RuntimeError):
-    """The chain to be re-hashed is already broken: nothing is changed (message in Italian)."""
-
-
 def upgrade() -> None:
     _rehash(op.get_bind(), verify_with=legacy_event_hash, write_with=keyed(chain_key()), what="SHA-256")
 
@@ -91,8 +87,9 @@ def _rehash(bind: sa.engine.Connection, *, verify_with: Digest, write_with: Dige
             _write(bind, rows, write_with)
     if broken:
         shown = "; ".join(broken[:SHOWN]) + (f"; … e altre {len(broken) - SHOWN}" if len(broken) > SHOWN else "")
-        raise BrokenChainRefused(
-            f"catena dell'audit ({what}) già rotta in {len(broken)} domande: non viene ricalcolata con la"
+        raise ChainRefused(
+            f"catena dell'audit ({what}) già rotta in {len(broken)} {'domanda' if len(broken) == 1 else 'domande'}:"
+            " non viene ricalcolata con la"
             f" nuova chiave, il database resta com'era. {shown}. Ripristinare un backup integro o"
             " verificare gli eventi indicati prima di aggiornare."
         )

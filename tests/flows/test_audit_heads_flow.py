@@ -111,10 +111,10 @@ def test_a_broken_chain_is_archived_and_fails_the_run(factory: Factory, session:
     session.commit()
     state = audit_heads(return_state=True)
     assert state.is_failed()
-    assert "catena dell'audit rotta in 1 domande (registro inviato comunque)" in str(state.message)
+    assert "catena dell'audit rotta in 1 domanda (registro inviato comunque)" in str(state.message)
     body = session.exec(select(Notification.body_text).where(Notification.kind == KIND)).one()
     session.commit()
-    assert "catena ROTTA in 1 domande" in body and "l'impronta non corrisponde al contenuto" in body
+    assert "catena ROTTA in 1 domanda" in body and "l'impronta non corrisponde al contenuto" in body
 
 
 def test_prefect_yaml_schedules_the_heads_after_the_days_work() -> None:

@@ -451,7 +451,7 @@ def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(tmp_path: Path
             conn.execute(text("UPDATE audit_event SET reason = 'ritoccato' WHERE id = :id"), {"id": tampered})
         before = _stored(engine)
         expected = (
-            f"catena dell'audit (SHA-256) già rotta in 1 domande: non viene ricalcolata con la nuova chiave,"
+            f"catena dell'audit (SHA-256) già rotta in 1 domanda: non viene ricalcolata con la nuova chiave,"
             f" il database resta com'era. evento {tampered} (domanda {second_id}): l'impronta non corrisponde"
         )
         with pytest.raises(Exception, match=re.escape(expected)):
@@ -464,6 +464,6 @@ def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(tmp_path: Path
         _alembic(engine, command.upgrade, "head")
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_event SET reason = 'ritoccato' WHERE id = :id"), {"id": tampered})
-        with pytest.raises(Exception, match=re.escape("catena dell'audit (HMAC) già rotta in 1 domande")):
+        with pytest.raises(Exception, match=re.escape("catena dell'audit (HMAC) già rotta in 1 domanda")):
             _alembic(engine, command.downgrade, "0004")
         assert _revision(engine) == "0005"
