@@ -101,9 +101,8 @@ def read_record(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise WitnessError(f"{path}: impossibile leggere il file ({exc.strerror or exc})") from exc
     text = data.decode("utf-8", errors="replace")
-    if BEGIN not in text and not text.lstrip().startswith("{"):  # a mail: its text part, transfer-decoded
-        body = message_from_bytes(data, policy=policy.default).get_body(preferencelist=("plain",))
-        text = str(body.get_content()) if body is not None else ""
+    if not text.lstrip().startswith("{"):  # a mail: the text part that holds the record, transfer-decoded
+        text = _mail_text(data) or text
     if BEGIN in text:
         text = text.split(BEGIN, 1)[1].split(END, 1)[0]
     try:
@@ -113,6 +112,17 @@ def read_record(path: Path) -> dict[str, Any]:
     if not isinstance(record, dict) or record.get("tipo") != KIND:
         raise WitnessError(f"{path}: non contiene un registro delle impronte giornaliere dell'audit")
     return record
+
+
+def _mail_text(data: bytes) -> str | None:
+    """The text part holding the record, also inside an attached message (a PEC receipt's
+    ``postacert.eml`` carries the message as it was sent)."""
+    for part in message_from_bytes(data, policy=policy.default).walk():
+        if part.get_content_type() == "text/plain":
+            content = part.get_content()
+            if isinstance(content, str) and BEGIN in content:
+                return content
+    return None
 
 
 def archived_heads(record: Mapping[str, Any], key: bytes, source: str) -> ArchivedHeads:

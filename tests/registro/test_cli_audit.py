@@ -4,6 +4,7 @@ with ``--teste`` the differences from each archived record, exit 2 on a record i
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,40 @@ def test_production_without_the_audit_key_refuses(session: Session, monkeypatch:
     monkeypatch.setattr(get_settings(), "audit_key", "")
     code, output = _audit_verify(session)
     assert code == 2 and "in produzione la credenziale chiave-audit va impostata" in output
+
+
+def test_the_record_is_read_from_a_pec_envelope(factory: Factory, session: Session, tmp_path: Path) -> None:
+    """A PEC mailbox receives the message inside a transport envelope, as the attachment postacert.eml."""
+    from email.mime.message import MIMEMessage
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from notifications.sender import build_message
+    from tasks.audit_heads import KIND, queue_audit_heads
+
+    Journey(factory).do(Event.SUBMIT)
+    session.close()
+    queue_audit_heads(session, as_of=date(2026, 3, 3), now=datetime(2026, 3, 3, 22, 50, tzinfo=UTC))
+    row = session.exec(select(Notification).where(Notification.kind == KIND)).one()
+    session.commit()
+    sent = build_message(
+        recipient=row.recipient,
+        subject=row.subject,
+        body_text=row.body_text,
+        body_html=row.body_html,
+        idempotency_key=row.idempotency_key,
+        mail_from="registro@regione.example",
+        date=datetime(2026, 3, 3, 22, 51, tzinfo=UTC),
+    )
+    envelope = MIMEMultipart("mixed")
+    envelope["Subject"] = f"POSTA CERTIFICATA: {row.subject}"
+    envelope.attach(MIMEText("Messaggio di posta certificata: il messaggio originale è incluso in allegato.", "plain"))
+    original = MIMEMessage(message_from_bytes(sent))
+    original.add_header("Content-Disposition", "attachment", filename="postacert.eml")
+    envelope.attach(original)
+    path = tmp_path / "busta.eml"
+    path.write_bytes(envelope.as_bytes())
+
+    code, output = _audit_verify(session, "--teste", str(path))
+    assert code == 0, output
+    assert output.splitlines()[1] == "Impronte archiviate del 03/03/2026 (1 domanda): corrispondono."
