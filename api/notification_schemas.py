@@ -26,6 +26,7 @@ KIND_LABELS: dict[str, str] = {
     "report_due": "Promemoria: relazione annuale",
     "report_escalation": "Relazione annuale non pervenuta",
     "validity_ending": "Riconoscimento in scadenza",
+    "audit_heads": "Impronte giornaliere dell'audit (conservazione)",  # tasks/audit_heads.py
 }
 
 

@@ -129,7 +129,7 @@ def apply_event(
         prev_hash=application.audit_head or audit_chain.GENESIS,
         hash="",  # set next, over the fields above
     )
-    audit.hash = audit_chain.event_hash(audit, audit.prev_hash)
+    audit.hash = audit_chain.event_hash(audit, audit.prev_hash, audit_chain.chain_key())
     application.audit_head = audit.hash  # same row as the version bump: one chain per application
     session.add(audit)
     session.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Registro Distretti: comandi di amministrazione", no_args_is_help=True)
@@ -54,9 +56,14 @@ def prefect(ctx: typer.Context) -> None:
 @app.command("init-db")
 def init_db() -> None:
     """Porta il database allo schema corrente (alembic upgrade head) e crea il primo amministratore."""
+    from models.audit_chain import ChainRefused
     from registro.bootstrap import prepare_database
 
-    prepare_database()
+    try:
+        prepare_database()
+    except ChainRefused as exc:  # migration 0005 on an audit chain already broken
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("demo-data")
@@ -163,13 +170,30 @@ def create_user(
 
 
 @app.command("audit-verify")
-def audit_verify() -> None:
-    """Verifica la catena delle impronte dell'audit; segnala il primo anello rotto di ogni domanda (uscita 1)."""
-    from registro.audit import check
-    from registro.db import session_scope
+def audit_verify(
+    teste: list[Path] = typer.Option(
+        [],
+        "--teste",
+        help="registro delle impronte giornaliere archiviato (la mail .eml ricevuta o il suo JSON); ripetibile",
+    ),
+) -> None:
+    """Verifica la catena delle impronte dell'audit; segnala il primo anello rotto di ogni domanda (uscita 1).
 
-    with session_scope() as session:
-        code = check(session, typer.echo)
+    Con --teste confronta anche il database con le impronte archiviate di un giorno e nomina ogni domanda
+    che ne differisce (uscita 1); un registro illeggibile o non autentico dà uscita 2.
+    """
+    from models.audit_chain import chain_key
+    from registro.audit import check
+    from registro.db import read_scope
+    from registro.settings import InsecureSettings
+
+    try:
+        key = chain_key()
+    except InsecureSettings as exc:
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    with read_scope() as session:  # reads only: on SQLite no write lock while the chains are walked
+        code = check(session, typer.echo, witnesses=teste, key=key)
     raise typer.Exit(code)
 
 

@@ -17,6 +17,7 @@ DEFAULT_SECRET = "sviluppo-non-usare-in-produzione"  # the old default: refused 
 MIN_SECRET_LENGTH = 32
 MIN_PREFECT_PASSWORD = 24
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+AUDIT_ARCHIVE_EXAMPLE = "conservazione@regione.example"  # development only: refused in production
 PRODUCTION = {"production", "produzione", "prod"}
 # passwords that come from examples and tutorials, never from a real deployment
 WEAK_PASSWORDS = {"postgres", "password", "passw0rd", "admin", "changeme", "secret", "registro", "test", "example"}
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     # empty outside production: a random key of this data folder (registro.local_secrets)
     secret_key: str = ""
     audit_key: str = ""  # the HMAC key of the audit chain, kept outside the database
+    # where the day's audit chain heads are mailed (tasks/audit_heads.py): the region's preservation
+    # service or protocol PEC, out of reach of whoever writes the database
+    audit_archive_email: str = AUDIT_ARCHIVE_EXAMPLE
     token_ttl_hours: int = 12
 
     api_host: str = "127.0.0.1"
@@ -133,6 +137,12 @@ def check_production(settings: Settings) -> None:
         problems.append(f"REGISTRO_SECRET_KEY è troppo corta (almeno {MIN_SECRET_LENGTH} caratteri)")
     elif settings.secret_key.lower() in WEAK_PASSWORDS or len(set(settings.secret_key)) < 8:
         problems.append("REGISTRO_SECRET_KEY è banale: generarne una casuale")
+    if len(settings.audit_key) < MIN_SECRET_LENGTH:
+        problems.append(f"REGISTRO_AUDIT_KEY non è impostata o è troppo corta (almeno {MIN_SECRET_LENGTH} caratteri)")
+    elif settings.audit_key == settings.secret_key:
+        problems.append("REGISTRO_AUDIT_KEY deve essere diversa da REGISTRO_SECRET_KEY")
+    if settings.audit_archive_email == AUDIT_ARCHIVE_EXAMPLE:
+        problems.append("REGISTRO_AUDIT_ARCHIVE_EMAIL non è impostato (indirizzo di conservazione delle impronte)")
     db_password = _url_password(settings.database_url)
     if db_password is not None and db_password.lower() in WEAK_PASSWORDS:
         problems.append("REGISTRO_DATABASE_URL contiene una password predefinita o banale")

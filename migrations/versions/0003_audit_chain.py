@@ -5,7 +5,8 @@ Revises: 0002
 Create Date: 2026-11-24 10:00:00
 
 The existing events are chained in (application_id, id) order with the same function the
-service uses (models.audit_chain: its canonical form is frozen, so importing it is safe).
+service used then (models.audit_chain: its canonical form is frozen, so importing it is safe):
+plain SHA-256, ``legacy_event_hash``; migration 0005 then keys the chain.
 """
 
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
-from models.audit_chain import GENESIS, HASHED_FIELDS, event_hash
+from models.audit_chain import GENESIS, HASHED_FIELDS, legacy_event_hash
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -74,7 +75,7 @@ def _backfill(bind: sa.engine.Connection) -> None:
     heads: dict[int, str] = {}
     for row in rows:
         prev = heads.get(row.application_id, GENESIS)
-        digest = event_hash(row, prev)
+        digest = legacy_event_hash(row, prev)
         updates.append({"event_id": row.id, "new_prev": prev, "new_hash": digest})
         heads[row.application_id] = digest
         if len(updates) >= BATCH:

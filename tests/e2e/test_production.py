@@ -139,6 +139,8 @@ def test_production_setup_runs_a_journey_on_prefect_server_and_worker(
         **prefect_env,
         "REGISTRO_ENVIRONMENT": "production",
         "REGISTRO_SECRET_KEY": secrets.token_urlsafe(48),
+        "REGISTRO_AUDIT_KEY": secrets.token_urlsafe(48),
+        "REGISTRO_AUDIT_ARCHIVE_EMAIL": "conservazione@pec.regione.example.it",
         "REGISTRO_DATABASE_URL": app_db,
         "REGISTRO_DATA_DIR": str(tmp_path / "var"),
         "REGISTRO_FLOW_DISPATCH": "deployment",

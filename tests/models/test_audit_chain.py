@@ -1,14 +1,17 @@
-"""The audit hash chain: written by the service, verified link by link, tampering named, migration backfill."""
+"""The audit hash chain: keyed, written by the service, verified link by link, tampering named, compared with
+archived heads, migrations 0003 (backfill) and 0005 (re-keying, refused on a broken chain)."""
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -17,7 +20,20 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 
 from models.application import Application
-from models.audit_chain import GENESIS, canonical, event_hash, verify
+from models.audit_chain import (
+    GENESIS,
+    HASHED_FIELDS,
+    ChainReport,
+    Head,
+    Witness,
+    canonical,
+    chain_key,
+    event_hash,
+    keyed,
+    legacy_event_hash,
+    verify,
+    walk,
+)
 from models.base import ROME
 from models.enums import Event, State, Subject
 from models.procedure import AuditEvent
@@ -34,6 +50,10 @@ def _events(session: Session, application_id: int | None) -> list[AuditEvent]:
             select(AuditEvent).where(AuditEvent.application_id == application_id).order_by(col(AuditEvent.id))
         ).all()
     )
+
+
+def _verify(session: Session, *witnesses: Witness) -> ChainReport:
+    return verify(session, key=chain_key(), witnesses=witnesses)
 
 
 def _sql(session: Session, statement: str, **params: object) -> None:
@@ -66,14 +86,18 @@ def test_known_answer_freezes_the_canonical_form() -> None:
         f'"prev_hash":"{GENESIS}","reason":"perché sì","report_id":null,"subject":"application",'
         '"to_state":"submitted"}'
     )
-    digest = event_hash(event, GENESIS)
-    assert digest == "7d0add0333d0857274b68e82ea6e3222bca940e766a3012264f8ec93ff3ad71a"
+    key = b"chiave di prova"
+    digest = event_hash(event, GENESIS, key)  # HMAC-SHA256 (as `openssl dgst -sha256 -hmac` gives it)
+    assert digest == "4fb929755836f05ae635c0520dd3ac74da05ba4914cd22cc70b3d9a9b19dfe99"
+    assert keyed(key)(event, GENESIS) == digest
     naive_utc = datetime(2026, 3, 3, 9, 30, 0, 250)  # what a raw SQL read returns
-    assert event_hash(event.model_copy(update={"at": naive_utc}), GENESIS) == digest
-    assert event_hash(event.model_copy(update={"details": {"a": {"y": "€", "z": None}, "b": [1, 2.5]}}), GENESIS) == (
-        digest
-    )
-    assert event_hash(event, "1" * 64) != digest
+    assert event_hash(event.model_copy(update={"at": naive_utc}), GENESIS, key) == digest
+    reordered = event.model_copy(update={"details": {"a": {"y": "€", "z": None}, "b": [1, 2.5]}})
+    assert event_hash(reordered, GENESIS, key) == digest
+    assert event_hash(event, "1" * 64, key) != digest
+    assert event_hash(event, GENESIS, b"un'altra chiave") != digest
+    # the chains written before migration 0005: plain SHA-256 of the same canonical form
+    assert legacy_event_hash(event, GENESIS) == "7d0add0333d0857274b68e82ea6e3222bca940e766a3012264f8ec93ff3ad71a"
 
 
 def test_service_writes_a_chain_that_verifies(factory: Factory, session: Session) -> None:
@@ -95,13 +119,26 @@ def test_service_writes_a_chain_that_verifies(factory: Factory, session: Session
     for previous, event in pairwise(events):
         assert event.prev_hash == previous.hash
     for event in events:  # recomputed from what the database returns
-        assert len(event.hash) == 64 and event.hash == event_hash(event, event.prev_hash)
+        assert len(event.hash) == 64 and event.hash == event_hash(event, event.prev_hash, chain_key())
     application = session.get(Application, j.app.id)
     assert application is not None and application.audit_head == events[-1].hash
 
-    report = verify(session)
+    report = _verify(session)
     assert report.ok, report.broken
     assert (report.events, report.applications) == (6, 3)
+    assert report.heads == {
+        j.app.id: Head(5, events[-1].hash),
+        other.app.id: Head(1, _events(session, other.app.id)[0].hash),
+    }
+
+
+def test_a_chain_verified_with_another_key_breaks_at_the_first_event(factory: Factory, session: Session) -> None:
+    j = Journey(factory)
+    j.do(Event.SUBMIT)
+    j.do(Event.START_REVIEW)
+    first = _events(session, j.app.id)[0]
+    report = verify(session, key=b"una chiave indovinata")
+    assert [(link.application_id, link.event_id) for link in report.broken] == [(j.app.id, first.id)]
 
 
 @pytest.fixture
@@ -115,14 +152,14 @@ def chained(factory: Factory, session: Session) -> tuple[Journey, Journey, list[
     j.do(Event.APPROVE)
     j.do(Event.ISSUE_ACT, publication_ref="BURP n. 1")
     events = _events(session, j.app.id)
-    assert len(events) == 5 and verify(session).ok
+    assert len(events) == 5 and _verify(session).ok
     for audit in events:  # snapshots: the tests change the rows behind them
         session.expunge(audit)
     return j, other, events
 
 
 def _only_break(session: Session, application_id: int | None) -> tuple[int | None, str]:
-    report = verify(session)
+    report = _verify(session)
     assert len(report.broken) == 1, report.broken  # the other application stays intact
     link = report.broken[0]
     assert link.application_id == application_id
@@ -206,7 +243,7 @@ def _forge(session: Session, model: AuditEvent, *, prev_hash: str, digest: str |
     """An INSERT by hand, as someone with write access to the database would do it."""
     fields = model.model_dump(exclude={"id", "reason", "prev_hash", "hash"})
     forged = AuditEvent(id=event_id, reason="evento inventato", prev_hash=prev_hash, hash="", **fields)
-    forged.hash = digest if digest is not None else event_hash(forged, prev_hash)
+    forged.hash = digest if digest is not None else event_hash(forged, prev_hash, chain_key())
     session.add(forged)
     session.commit()
     session.expire_all()
@@ -253,6 +290,22 @@ def test_a_well_forged_event_in_the_middle_is_named(
     assert f"prev_hash non corrisponde all'evento precedente {freed}" in message
 
 
+def test_archived_heads_tell_later_events_from_missing_applications(
+    session: Session, chained: tuple[Journey, Journey, list[AuditEvent]]
+) -> None:
+    j, other, events = chained
+    archived = dict(_verify(session).heads)
+    assert archived[j.app.id or 0] == Head(5, events[4].hash)
+    other.score(80)
+    other.do(Event.APPROVE)  # written after the record: the archived position is unchanged
+    archived[424242] = Head(2, "a" * 64)  # an application the record knew, gone since
+    report = _verify(session, archived, {})
+    assert report.ok and report.differences[1] == []
+    assert [(link.application_id, link.message) for link in report.differences[0]] == [
+        (424242, "domanda 424242: non è più nel database (le impronte archiviate ne registrano 2 eventi)")
+    ]
+
+
 def test_the_chain_continues_after_a_failed_move(factory: Factory, session: Session) -> None:
     """A refused or conflicting move rolls back: the head stays on the last written event."""
     from models.errors import TransitionNotAllowed
@@ -264,7 +317,7 @@ def test_the_chain_continues_after_a_failed_move(factory: Factory, session: Sess
     session.rollback()
     session.refresh(j.app)
     j.do(Event.START_REVIEW)
-    assert verify(session).ok
+    assert _verify(session).ok
 
 
 # ---- migration 0003: the existing events are chained exactly as the service chains them ----------
@@ -322,13 +375,13 @@ def test_migration_backfills_the_chain_of_existing_events(tmp_path: Path, profil
                 written
             )
             assert sorted(session.exec(select(Application.id, Application.audit_head)).all()) == sorted(heads)
-            report = verify(session)
+            report = _verify(session)
             assert report.ok and (report.events, report.applications) == (3, 3)
             # the service goes on from the backfilled head
             factory.session = session
             first.app = session.get(Application, first.app.id)  # type: ignore[assignment]
             first.do(Event.DECLARE_COMPLETE)
-            report = verify(session)
+            report = _verify(session)
             assert report.ok and report.events == 4
             # and the columns are required
             with pytest.raises(Exception, match=r"NOT NULL|null value"):
@@ -341,3 +394,76 @@ def test_migration_backfills_the_chain_of_existing_events(tmp_path: Path, profil
                     {"app": first.app.id, "at": datetime(2026, 3, 9, 9, 0)},
                 )
             session.rollback()
+
+
+# ---- migration 0005: an unkeyed chain is verified, then keyed; a broken one is refused ------------
+
+
+def _stored(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        events = conn.execute(text("SELECT id, prev_hash, hash FROM audit_event ORDER BY id")).all()
+        heads = conn.execute(text("SELECT id, audit_head FROM application ORDER BY id")).all()
+    return [*events, *heads]
+
+
+def _revision(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+def _walk_unkeyed(session: Session) -> ChainReport:
+    columns = [col(AuditEvent.id), col(AuditEvent.prev_hash), col(AuditEvent.hash)]
+    columns += [col(getattr(AuditEvent, name)) for name in HASHED_FIELDS]
+    rows = session.execute(select(*columns).order_by(col(AuditEvent.application_id), col(AuditEvent.id))).all()
+    heads = {int(i): h for i, h in session.exec(select(Application.id, Application.audit_head)).all() if i is not None}
+    return walk([rows], heads, legacy_event_hash)
+
+
+def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(tmp_path: Path, profile: RegionProfile) -> None:
+    with _fresh_database(tmp_path) as engine:
+        _alembic(engine, command.upgrade, "head")
+        with Session(engine, expire_on_commit=False) as session:
+            factory = Factory(session=session, profile=profile, now=datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+            first, second = Journey(factory), Journey(factory)
+            first.do(Event.SUBMIT)
+            second.do(Event.SUBMIT)
+            first.do(Event.START_REVIEW)
+            Journey(factory)  # a draft
+            second_id = second.app.id
+            tampered = _events(session, second_id)[0].id
+        keyed_chain = _stored(engine)
+
+        _alembic(engine, command.downgrade, "0004")  # as a database of the previous version holds it
+        with Session(engine) as session:
+            assert _walk_unkeyed(session).ok
+            assert len(_verify(session).broken) == 2  # not a keyed chain
+        unkeyed_chain = _stored(engine)
+        assert unkeyed_chain != keyed_chain
+
+        _alembic(engine, command.upgrade, "head")
+        assert _stored(engine) == keyed_chain and _revision(engine) == "0005"
+        with Session(engine) as session:
+            assert _verify(session).ok
+
+        # an event edited while the chain was unkeyed: the upgrade refuses and changes nothing
+        _alembic(engine, command.downgrade, "0004")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit_event SET reason = 'ritoccato' WHERE id = :id"), {"id": tampered})
+        before = _stored(engine)
+        expected = (
+            f"catena dell'audit (SHA-256) già rotta in 1 domanda: non viene ricalcolata con la nuova chiave,"
+            f" il database resta com'era. evento {tampered} (domanda {second_id}): l'impronta non corrisponde"
+        )
+        with pytest.raises(Exception, match=re.escape(expected)):
+            _alembic(engine, command.upgrade, "head")
+        assert _stored(engine) == before and _revision(engine) == "0004"
+
+        # and the way back verifies the keyed chain first too
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit_event SET reason = NULL WHERE id = :id"), {"id": tampered})
+        _alembic(engine, command.upgrade, "head")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit_event SET reason = 'ritoccato' WHERE id = :id"), {"id": tampered})
+        with pytest.raises(Exception, match=re.escape("catena dell'audit (HMAC) già rotta in 1 domanda")):
+            _alembic(engine, command.downgrade, "0004")
+        assert _revision(engine) == "0005"

@@ -12,6 +12,7 @@ import pytest
 from registro.settings import DEFAULT_SECRET, InsecureSettings, Settings, check_production
 
 STRONG = "k7Qv2pXr9LmZ4tW8yBn3CsD6fGh1JeKa"  # 32 characters, many different
+AUDIT = {"audit_key": "Wm4Zr8Tq1Lx6Nc3Vb9Pd2Hs5Jf7Gk0Ay", "audit_archive_email": "conservazione@pec.regione.example.it"}
 
 
 PREFECT_AUTH = "registro:" + "p7Wq" * 8
@@ -28,7 +29,7 @@ def settings(**values: Any) -> Settings:
     """Settings from the given values only (no .env file, no REGISTRO_* of the test run); production
     with a mail server over TLS unless the values say otherwise."""
     if values.get("environment", "").strip().lower() in ("production", "produzione", "prod"):
-        values = {"smtp_host": "pec.regione.example", "smtp_use_tls": True, **values}
+        values = {"smtp_host": "pec.regione.example", "smtp_use_tls": True, **AUDIT, **values}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -81,12 +82,28 @@ def test_production_with_real_secrets_starts() -> None:
             database_url="postgresql+psycopg://registro:Zq8-vW3!pL0x@db.regione.example:5432/registro",
             smtp_username="registro",
             smtp_password="pec-Zq8vW3pL0x",
+            **AUDIT,
         )
     )
     # no password in the URL (peer/trust/certificate authentication) is not a default secret
     check_production(
-        settings(environment="production", secret_key=STRONG, database_url="postgresql+psycopg:///registro")
+        settings(environment="production", secret_key=STRONG, database_url="postgresql+psycopg:///registro", **AUDIT)
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"audit_key": ""}, "REGISTRO_AUDIT_KEY non è impostata o è troppo corta (almeno 32 caratteri)"),
+        ({"audit_key": "x" * 31}, "REGISTRO_AUDIT_KEY non è impostata o è troppo corta"),
+        ({"audit_key": STRONG}, "REGISTRO_AUDIT_KEY deve essere diversa da REGISTRO_SECRET_KEY"),
+        ({"audit_archive_email": "conservazione@regione.example"}, "REGISTRO_AUDIT_ARCHIVE_EMAIL non è impostato"),
+    ],
+)
+def test_production_without_its_own_audit_key_and_archive_refuses(values: dict[str, str], reason: str) -> None:
+    with pytest.raises(InsecureSettings, match=re.escape(reason)) as refused:
+        check_production(settings(environment="production", secret_key=STRONG, **{**AUDIT, **values}))
+    assert STRONG not in str(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +136,8 @@ def test_secrets_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("REGISTRO_SECRET_KEY", STRONG)
     monkeypatch.setenv("REGISTRO_SMTP_HOST", "pec.regione.example")
     monkeypatch.setenv("REGISTRO_SMTP_START_TLS", "true")
+    monkeypatch.setenv("REGISTRO_AUDIT_KEY", AUDIT["audit_key"])
+    monkeypatch.setenv("REGISTRO_AUDIT_ARCHIVE_EMAIL", AUDIT["audit_archive_email"])
     loaded = Settings(_env_file=None)  # type: ignore[call-arg]
     assert loaded.secret_key == STRONG
     check_production(loaded)
@@ -135,6 +154,8 @@ def test_the_app_refuses_to_start_in_production_with_the_default_secret(monkeypa
     with pytest.raises(InsecureSettings, match="REGISTRO_SECRET_KEY"):
         create_app()
     monkeypatch.setattr(get_settings(), "secret_key", STRONG)
+    for name, value in AUDIT.items():
+        monkeypatch.setattr(get_settings(), name, value)
     assert create_app().title  # with its own secret it starts
 
 
