@@ -252,6 +252,7 @@ def outbox(
         request, "reports/outbox.html.j2", 422 if errors else 200, errors=errors, listing=listing,
         filters=params, status_labels=STATUS_LABELS, kinds=sorted(KIND_LABELS.items(), key=lambda kv: kv[1]),
         pager=_pager("/ufficio/comunicazioni", params, page_no, listing.total if listing else 0),
+        attention=notifications.attention(ctx),
         back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     )  # fmt: skip
 
