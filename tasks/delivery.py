@@ -23,7 +23,11 @@
    Message-ID), due a minute later so that the next run sends the others first. A ``mail_from`` that is
    not an address stops the run before anything is claimed (a setting, not a message, is wrong).
 
-Measured (``bench/poisoned_batch.py``, the capture server of ``registro.mailcatcher``): see there.
+Measured (``bench/poisoned_batch.py``: 300 due mails, one to ``pec@x.example\r\nBcc: …``, delivered to
+``registro.mailcatcher`` in its own process, 2 shared cores): 299 delivered, 1 failed with its reason, 0
+left leased, nothing sent again by the next runs, in 1.8-1.9 s on SQLite (poisoned row first) and
+3.4-4.3 s on PostgreSQL (in the middle). The same batch before this fix: 0 delivered, 300 leased with an
+empty ``last_error`` (poisoned row first), or 149 delivered and 151 leased (in the middle).
 """
 
 from __future__ import annotations
