@@ -317,3 +317,39 @@ def test_outbox_page_and_dashboard_show_the_failed_mail_and_its_reason(
     dashboard = client.get("/ufficio").text
     tile = dashboard.split("Comunicazioni non recapitate")[0].rsplit('<li class="tile', 1)[1]
     assert f'<span class="figure">{len(POISONED)}</span>' in tile and "warn" in tile
+
+
+# ---- the same rule on the other ways in: the command line and the pages -------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--full-name", "Anna\r\nBcc: spia@x.example"],
+        ["--email", "anna@regione.example\nBcc: spia@x.example"],
+        ["--email", "Anna <anna@regione.example>"],
+    ],
+)
+def test_command_line_user_with_control_characters_is_refused(session: Session, options: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from registro.cli import app
+
+    before = _count(session, User)
+    session.close()  # no open transaction: on SQLite every BEGIN takes the write lock
+    arguments = ["create-user", "anna", "--role", "official", "--office", "ricerca", "--password", "x" * 12]
+    result = CliRunner().invoke(app, [*arguments, *options])
+    assert result.exit_code != 0 and "creato" not in result.output, result.output
+    assert _count(session, User) == before
+
+
+def test_page_form_shows_the_reason_and_stores_nothing(client: TestClient, people: People, factory: Factory) -> None:
+    from tests.pages_support import submit_form
+
+    draft = factory.application(people.district)
+    page_login(client, people.rep)
+    url = f"/pratiche/{draft.id}/modifica"
+    sent = submit_form(client, url, url, {"programme_summary": "Programma\x1b[2J", "specificity": "Specificità"})
+    assert sent.status_code == 422, sent.text
+    assert "carattere non ammesso alla posizione 10: carattere di escape (ESC)" in sent.text
+    assert "Programma\x1b" not in client.get(url).text
