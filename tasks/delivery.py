@@ -218,8 +218,8 @@ def _build(outgoing: Outgoing, config: SmtpConfig, as_of: datetime) -> bytes:
 
 def _unbuildable(error: Exception) -> str:
     if isinstance(error, InvalidHeader):
-        return f"non inviata: {error}"
-    return f"non inviata: il messaggio non può essere composto ({type(error).__name__}: {error})"
+        return str(error)
+    return f"il messaggio non può essere composto ({type(error).__name__}: {error})"
 
 
 async def _settle(report: DeliveryReport, outgoing: Outgoing, error: str, permanent: bool, as_of: datetime) -> None:
