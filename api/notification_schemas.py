@@ -44,7 +44,10 @@ class NotificationRead(BaseModel):
     subject: str
     status: NotificationStatus
     attempts: int = Field(description="Tentativi di invio già effettuati")
-    last_error: str | None = Field(description="Ultimo errore del server di posta")
+    last_error: str | None = Field(
+        description="Perché non è stata inviata: per una non recapitata (failed) il motivo, per una in coda l'ultimo "
+        "errore (rifiuto o irraggiungibilità del server di posta, indirizzo o oggetto non validi)"
+    )
     created_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime | None = Field(description="Prossimo tentativo di invio (solo per i messaggi in coda)")

@@ -8,14 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from models.enums import State
+from models.text import MultiLine, SingleLine
 
 
 class ActivityIn(BaseModel):
-    title: str = Field(min_length=1, max_length=300, description="Attività svolta")
-    programme_objective: str = Field(
+    title: SingleLine = Field(min_length=1, max_length=300, description="Attività svolta")
+    programme_objective: SingleLine = Field(
         min_length=1, max_length=300, description="Obiettivo del Programma di Sviluppo a cui si riferisce"
     )
-    description: str = Field(default="", max_length=5000)
+    description: MultiLine = Field(default="", max_length=5000)
     status: Literal["completata", "in_corso", "non_avviata"] = "completata"
     spending_eur: float | None = Field(default=None, ge=0, le=1e10, description="Spesa sostenuta (euro)")
 
@@ -26,26 +27,28 @@ class RosterChangesIn(BaseModel):
         max_length=5000,
         description="Imprese entrate (stessi campi dell'elenco: name, tax_code, vat_number, ateco, employees, region)",
     )
-    left: list[str] = Field(default_factory=list, max_length=5000, description="Codici fiscali delle imprese uscite")
+    left: list[SingleLine] = Field(
+        default_factory=list, max_length=5000, description="Codici fiscali delle imprese uscite"
+    )
 
 
 class KpiIn(BaseModel):
-    code: str = Field(min_length=1, max_length=50)
-    label: str = Field(min_length=1, max_length=200)
+    code: SingleLine = Field(min_length=1, max_length=50)
+    label: SingleLine = Field(min_length=1, max_length=200)
     value: float = Field(ge=-1e12, le=1e12)
     target: float | None = Field(default=None, ge=-1e12, le=1e12)
-    unit: str = Field(default="", max_length=30)
+    unit: SingleLine = Field(default="", max_length=30)
 
 
 class ReportIn(BaseModel):
     activities: list[ActivityIn] = Field(min_length=1, max_length=500)
     roster_changes: RosterChangesIn = Field(default_factory=RosterChangesIn)
     kpis: list[KpiIn] = Field(default_factory=list, max_length=200)
-    notes: str = Field(default="", max_length=20000)
+    notes: MultiLine = Field(default="", max_length=20000)
 
 
 class RemarksIn(BaseModel):
-    remarks: str = Field(min_length=1, max_length=5000, description="Osservazioni per il distretto")
+    remarks: MultiLine = Field(min_length=1, max_length=5000, description="Osservazioni per il distretto")
 
 
 class ReportFile(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.district import DistrictBase
 from models.enums import ActionStatus, ApplicationKind, DocumentKind, Event, Role, State
+from models.text import MultiLine, OptionalEmailAddress, SingleLine
 
 T = TypeVar("T")
 
@@ -33,6 +34,13 @@ class TokenRead(BaseModel):
 
 
 class DistrictCreate(DistrictBase):
+    """The district as typed: single-line texts and a well-formed PEC address (``models.text``)."""
+
+    name: SingleLine = Field(min_length=3, max_length=200)
+    supply_chain: SingleLine = Field(default="", max_length=500)
+    territory: SingleLine = Field(default="", max_length=500)
+    representative_org: SingleLine = Field(default="", max_length=200)
+    pec_email: OptionalEmailAddress = Field(default="", max_length=254, description="Indirizzo PEC del distretto")
     representative_id: int | None = Field(
         default=None, description="Solo per l'amministratore: l'utente rappresentante da collegare al distretto"
     )
@@ -45,8 +53,8 @@ class ApplicationCreateIn(BaseModel):
     district_id: int | None = Field(default=None, description="Facoltativo per il rappresentante: il suo distretto")
     kind: ApplicationKind = ApplicationKind.RECOGNITION
     renewal_of_id: int | None = Field(default=None, description="Per il rinnovo: la domanda attiva del distretto")
-    programme_summary: str = Field(default="", max_length=20000)
-    specificity: str = Field(default="", max_length=20000)
+    programme_summary: MultiLine = Field(default="", max_length=20000)
+    specificity: MultiLine = Field(default="", max_length=20000)
 
 
 class AllowedAction(BaseModel):
@@ -177,7 +185,7 @@ class ActionAccepted(BaseModel):
 
 
 class NoteIn(BaseModel):
-    note: str | None = Field(default=None, max_length=5000, description="Nota facoltativa per il fascicolo")
+    note: MultiLine | None = Field(default=None, max_length=5000, description="Nota facoltativa per il fascicolo")
 
 
 class DeclareCompleteIn(NoteIn):
@@ -189,20 +197,22 @@ class DeclareCompleteIn(NoteIn):
 
 
 class IntegrationRequestIn(BaseModel):
-    missing_items: list[str] = Field(min_length=1, max_length=50, description="Elementi mancanti, uno per voce")
+    missing_items: list[SingleLine] = Field(min_length=1, max_length=50, description="Elementi mancanti, uno per voce")
     deadline_days: int = Field(ge=1, le=90, description="Giorni concessi (al massimo quelli del profilo)")
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=5000, description="Motivazione")
+    reason: MultiLine = Field(min_length=3, max_length=5000, description="Motivazione")
 
 
 class ObservationsIn(BaseModel):
-    observations: str = Field(min_length=3, max_length=5000)
+    observations: MultiLine = Field(min_length=3, max_length=5000)
 
 
 class IssueActIn(BaseModel):
-    publication_ref: str = Field(default="", max_length=200, description="Estremi di pubblicazione (es. BURP n. ...)")
+    publication_ref: SingleLine = Field(
+        default="", max_length=200, description="Estremi di pubblicazione (es. BURP n. ...)"
+    )
 
 
 # ---- roster -------------------------------------------------------------------------------
@@ -256,7 +266,7 @@ class CommitteeMemberRead(BaseModel):
 
 class EvaluationIn(BaseModel):
     scores: dict[str, int] = Field(description="Punteggio per criterio (codice del criterio → punti)")
-    remarks: str = Field(default="", max_length=5000)
+    remarks: MultiLine = Field(default="", max_length=5000)
 
 
 class EvaluationRead(BaseModel):

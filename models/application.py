@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.base import enum_field, json_field, ts_field
 from models.enums import ActionStatus, ApplicationKind, DocumentKind, Event, ProtocolDirection, State
+from models.text import MultiLine
 
 
 class ApplicationBase(SQLModel):
@@ -55,8 +56,8 @@ class ApplicationCreate(ApplicationBase):
 
 
 class ApplicationUpdate(SQLModel):
-    programme_summary: str | None = Field(default=None, max_length=20000)
-    specificity: str | None = Field(default=None, max_length=20000)
+    programme_summary: MultiLine | None = Field(default=None, max_length=20000)
+    specificity: MultiLine | None = Field(default=None, max_length=20000)
 
 
 class ProtocolEntry(SQLModel, table=True):

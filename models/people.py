@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import enum_field, ts_field
 from models.enums import Role
+from models.text import EmailAddress, OptionalSingleLine, SingleLine
 
 
 class UserBase(SQLModel):
@@ -28,6 +29,12 @@ class User(UserBase, table=True):
 
 
 class UserCreate(UserBase):
+    """The user as the administrator types it: single-line texts, a well-formed address (``models.text``)."""
+
+    username: SingleLine = Field(min_length=3, max_length=64)
+    full_name: SingleLine = Field(min_length=1, max_length=200)
+    email: EmailAddress = Field(max_length=254)
+    office: OptionalSingleLine = Field(default=None, max_length=64)
     password: str = Field(min_length=10, max_length=200)
 
 

@@ -145,6 +145,9 @@ def queue_many(session: Session, *, messages: Sequence[Pending], now: datetime) 
 
 def _row(message: Pending, now: datetime) -> dict[str, Any]:
     subject, body = render_blocks(MESSAGES[message.kind].template, ("subject", "body"), **message.context)
+    # one line: a name stored before the input rule (models.text) with a line break would make the
+    # message unsendable (the sender refuses such a subject): the break becomes a space here
+    subject = " ".join(subject.split())
     return {
         "idempotency_key": message.key,
         "application_id": message.application_id,

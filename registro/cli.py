@@ -153,6 +153,7 @@ def create_user(
         role_value = Role(role)
     except ValueError:
         raise typer.BadParameter(f"ruolo sconosciuto: {role}") from None
+    _check_user_text(username=username, full_name=full_name, email=email, office=office)
     with session_scope() as session:
         session.add(
             User(
@@ -167,6 +168,16 @@ def create_user(
         )
         session.commit()
     typer.echo(f"Utente «{username}» creato.")
+
+
+def _check_user_text(**values: str) -> None:
+    """The input rule of the API (``models.text``): one line, no control character, a well-formed address."""
+    from models.text import control_problem, email_problem
+
+    for name, value in values.items():
+        problem = email_problem(value) if name == "email" and value else control_problem(value)
+        if problem is not None:
+            raise typer.BadParameter(problem, param_hint=name if name == "username" else f"--{name.replace('_', '-')}")
 
 
 @app.command("audit-verify")

@@ -11,6 +11,7 @@ from api.pages import office_stats as stats
 from api.pages import office_worklist as worklist
 from api.pages.charts import PALETTE, Bar, Series, bar_chart, number, stacked_chart
 from api.pages.web import OFFICE_ROLES, CsrfChecked, PageCtx, page, require_role
+from api.routers import notifications
 from api.routers.stats import read_procedure_times
 from api.stats_schemas import FIGURE_LABELS, ProcedureTimesRead
 from models.access import sections_of
@@ -39,6 +40,7 @@ def dashboard(request: Request, ctx: PageCtx) -> HTMLResponse:
         request, "office/dashboard.html.j2", stages=stats.state_counts(ctx, all_states=False),
         figures=stats.attention_figures(ctx), reports=stats.overdue_reports(ctx),
         reports_none=stats.reports_url(**stats.REPORTS_OVERDUE), competence=_competence(ctx),
+        mails=notifications.attention(ctx),
     )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from models.enums import Event, NotificationStatus, Role, State
 from models.errors import InvalidInput
 from models.lifecycle import STATE_LABELS, allowed_events
 from models.registry import AnnualReport
+from models.text import visible
 from notifications.rendering import euro, number
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -252,6 +253,7 @@ def outbox(
         request, "reports/outbox.html.j2", 422 if errors else 200, errors=errors, listing=listing,
         filters=params, status_labels=STATUS_LABELS, kinds=sorted(KIND_LABELS.items(), key=lambda kv: kv[1]),
         pager=_pager("/ufficio/comunicazioni", params, page_no, listing.total if listing else 0),
+        attention=notifications.attention(ctx), visible=visible,
         back=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     )  # fmt: skip
 
@@ -260,7 +262,7 @@ def outbox(
 def message(request: Request, notification_id: int, ctx: PageCtx) -> HTMLResponse:
     detail = notifications.read_notification(notification_id, ctx)
     return page(
-        request, "reports/message.html.j2", message=detail, status_labels=STATUS_LABELS,
+        request, "reports/message.html.j2", message=detail, status_labels=STATUS_LABELS, visible=visible,
         back=f"/ufficio/comunicazioni/{notification_id}",
     )  # fmt: skip
 

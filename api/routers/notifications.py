@@ -7,6 +7,7 @@ without an application), a representative only the mails addressed to their dist
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -96,6 +97,23 @@ def filters(
     if created_to is not None:
         conditions.append(col(Notification.created_at) < _day_start(created_to + timedelta(days=1)))
     return conditions
+
+
+@dataclass(frozen=True)
+class Attention:
+    failed: int  # not delivered: the reason is in last_error
+    uncertain: int  # a dead sender left them: to check against the PEC receipts
+
+
+def attention(ctx: Context) -> Attention:
+    """The mails of the user's competence a person must look at (the outbox's and the dashboard's figures)."""
+    rows = ctx.session.exec(
+        _joined(select_columns(col(Notification.status), func.count()))
+        .where(visible(ctx), col(Notification.status).in_(RETRYABLE))
+        .group_by(col(Notification.status))
+    ).all()
+    counts = {NotificationStatus(status): int(n) for status, n in rows}
+    return Attention(counts.get(NotificationStatus.FAILED, 0), counts.get(NotificationStatus.UNCERTAIN, 0))
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]

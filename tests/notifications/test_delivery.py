@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from models.enums import NotificationStatus
 from models.notification import Notification
-from notifications.sender import SmtpConfig, message_id
-from tasks.delivery import LEASE, MAX_ATTEMPTS, claim_due, deliver
+from notifications.sender import Mailer, MessageRefused, SmtpConfig, build_message, message_id, smtp_connection
+from tasks.delivery import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, claim_due, deliver
 
 
 class Recorder:
@@ -37,6 +37,9 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if envelope.rcpt_tos[0].startswith("cade"):  # the connection drops before the server answers
+            server.transport.close()
+            return "421 4.3.2 chiusura del canale"
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
@@ -194,3 +197,71 @@ def test_a_send_cut_short_by_a_dead_process_is_held_as_uncertain_not_resent(
     assert [m["To"] for m in server.messages] == ["b@pec.example.it"]  # the uncertain one is not resent
     again = asyncio.run(deliver(as_of=now + 2 * LEASE, limit=500, config=config(port)))
     assert again.claimed == 0 and again.uncertain == [] and len(server.messages) == 1
+
+
+def test_an_address_the_smtp_line_cannot_carry_does_not_spoil_the_next_message(server: Recorder, port: int) -> None:
+    """aiosmtplib raises on a non-ASCII RCPT after MAIL FROM was accepted: without a reset the next
+    message got «503 nested MAIL command» and was failed for good (found while fixing issue 15)."""
+
+    async def scenario() -> list[str]:
+        outcome = []
+        async with smtp_connection(config(port)) as mailer:
+            for recipient in ("a@x.it", "distrètto@pec.example.it", "b@x.it"):
+                raw = build_message(
+                    recipient="a@x.it", subject="s", body_text="t", body_html="h", idempotency_key=recipient,
+                    mail_from="registro@regione.example", date=datetime(2026, 3, 2),
+                )  # fmt: skip
+                try:
+                    await mailer.send(raw, recipient)  # past build_message's own check, on purpose
+                    outcome.append("inviato")
+                except MessageRefused as refused:
+                    outcome.append(f"rifiutato {refused.code}")
+        return outcome
+
+    assert asyncio.run(scenario()) == ["inviato", "rifiutato 553", "inviato"]
+    assert [rcpt for _, rcpt in server.envelopes] == [["a@x.it"], ["b@x.it"]]
+
+
+def test_an_unexpected_error_on_one_message_is_retried_later_and_the_others_go(
+    session: Session, now: datetime, server: Recorder, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = Mailer.send
+
+    async def send(self: Mailer, message: bytes, recipient: str) -> None:
+        if recipient.startswith("strano"):
+            raise RuntimeError("qualcosa di imprevisto")
+        await real_send(self, message, recipient)
+
+    monkeypatch.setattr(Mailer, "send", send)
+    ok1, odd, ok2 = queue(session, now, "a@x.it", "strano@x.it", "b@x.it")
+    report = asyncio.run(deliver(as_of=now, limit=500, config=config(port)))
+    assert report.sent == [ok1, ok2] and report.retrying == [odd] and report.smtp_error is None
+    row = {r.id: r for r in rows(session)}[odd]
+    assert row.status == NotificationStatus.QUEUED and row.attempts == 1 and row.next_attempt_at == now + BACKOFF_BASE
+    assert "errore imprevisto durante l'invio (RuntimeError: qualcosa di imprevisto)" in (row.last_error or "")
+
+
+def test_a_connection_dropped_on_one_message_releases_it_behind_the_others(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    ok1, dropped, waiting = queue(session, now, "a@x.it", "cade@x.it", "b@x.it")
+    report = asyncio.run(deliver(as_of=now, limit=500, config=config(port)))
+    assert report.sent == [ok1] and report.released == [dropped, waiting] and report.smtp_error
+    by_id = {r.id: r for r in rows(session)}
+    assert by_id[waiting].next_attempt_at == now and by_id[dropped].next_attempt_at == now + BACKOFF_BASE
+    for i in (dropped, waiting):  # released as they were: no attempt counted, the reason visible
+        assert by_id[i].status == NotificationStatus.QUEUED and by_id[i].attempts == 0
+        assert "server di posta non raggiungibile o connessione interrotta" in (by_id[i].last_error or "")
+    # the next run sends the others first; the one the server drops on never holds them
+    again = asyncio.run(deliver(as_of=now + BACKOFF_BASE, limit=500, config=config(port)))
+    assert again.sent == [waiting] and again.released == [dropped]
+    assert [m["To"] for m in server.messages] == ["a@x.it", "b@x.it"]
+
+
+def test_a_sender_that_is_not_an_address_claims_nothing(session: Session, now: datetime, port: int) -> None:
+    [queued] = queue(session, now, "a@x.it")
+    wrong = SmtpConfig(host="127.0.0.1", port=port, mail_from="Registro <registro@regione.example>", timeout=5)
+    report = asyncio.run(deliver(as_of=now, limit=500, config=wrong))
+    assert report.claimed == 0 and "REGISTRO_MAIL_FROM" in (report.smtp_error or "")
+    [row] = rows(session)
+    assert row.id == queued and row.status == NotificationStatus.QUEUED and row.next_attempt_at == now

@@ -137,6 +137,7 @@ def test_dashboard_counts_link_to_exactly_their_items(client: TestClient, people
     assert found["1 Iscrizioni in scadenza"] == f"{LIST}?validita=in_scadenza"
     assert found["1 Relazioni annuali scadute"] == "/ufficio/relazioni?anno=2024&stato=report_open&scaduti=1"
     assert "entro 10 giorni" in html and "entro 180 giorni" in html
+    assert found["0 Comunicazioni non recapitate"] == "/ufficio/comunicazioni?stato=failed"
     stages = re.findall(r'<th scope="row">([^<]+)</th><td class="num"><a href="([^"]+)"[^>]*>(\d+)</a>', html)
     assert stages == [
         ("Bozza", f"{LIST}?stato=draft", "1"),
@@ -156,7 +157,7 @@ def test_dashboard_counts_link_to_exactly_their_items(client: TestClient, people
     assert "Solo le pratiche con termine del procedimento in scadenza." in narrowed
     client.cookies.clear()
     page_login(client, people.head)
-    assert client.get("/ufficio").text.count('class="figure"') == 5
+    assert client.get("/ufficio").text.count('class="figure"') == 6  # with the mails not delivered
     assert links(client.get("/ufficio").text)["1 Termini scaduti"] == f"{LIST}?scaduti=1"
 
 
