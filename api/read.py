@@ -202,7 +202,7 @@ def application_detail(
 ) -> ApplicationDetail:
     base = application_read(session, application, user=user, profile=profile, now=now)
     pending = session.get(StageAction, application.pending_action_id) if application.pending_action_id else None
-    assert application.id is not None  # a committee member reading it is assigned to it (models.access)
+    assert application.id is not None
     return ApplicationDetail(
         **base.model_dump(),
         timeline=timeline(session, application),
