@@ -19,7 +19,7 @@ from fastapi import Request
 from sqlmodel import Session, col, select
 
 from api.inflight import outside_inflight_limit
-from models.access import ensure_can_see
+from models.access import refusal
 from models.application import Application, StageAction
 from models.enums import ActionStatus
 from models.errors import NotFound
@@ -35,13 +35,16 @@ FINISHED = frozenset({ActionStatus.DONE, ActionStatus.FAILED})
 
 
 def visible_action(session: Session, action_id: int, user: User, profile: RegionProfile) -> StageAction:
-    """The action, if the user may see its application (404 / 403 otherwise); the session's
-    transaction is then over, so no snapshot or connection is held while the caller waits."""
+    """The action, if the user may see its application (404 / 403 otherwise, 404 for a private draft's
+    as for a missing action); the session's transaction is then over, so no snapshot or connection is
+    held while the caller waits."""
     action = session.get(StageAction, action_id)
     application = session.get(Application, action.application_id) if action else None
-    if action is None or application is None:
+    problem = refusal(session, user, application, profile) if application else None
+    if action is None or application is None or isinstance(problem, NotFound):
         raise NotFound(f"azione {action_id} non trovata")
-    ensure_can_see(user, application, profile)
+    if problem is not None:
+        raise problem
     session.commit()
     return action
 

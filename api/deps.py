@@ -1,6 +1,6 @@
 """Dependencies as Annotated aliases: the session, the clock, the profile, the user, the file.
 
-``CurrentApplication`` does the 404 and the competence check in one place; ``Dispatcher`` is how
+``CurrentApplication`` does the 404 and the access check (``models.access``) in one place; ``Dispatcher`` is how
 an accepted action reaches its stage flow (overridden in tests).
 """
 
@@ -149,7 +149,7 @@ def get_current_application(
     application = session.get(Application, application_id)
     if application is None:
         raise NotFound(f"pratica {application_id} non trovata")
-    ensure_can_see(user, application, profile)
+    ensure_can_see(session, user, application, profile)
     return application
 
 

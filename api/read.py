@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -19,7 +18,7 @@ from api.schemas import (
     SuspensionRead,
     TimelineItem,
 )
-from models.access import sections_of
+from models.access import visible_filter
 from models.application import Application, Document, ProtocolEntry, StageAction
 from models.base import local_date
 from models.clock import ClockReading, clock_of, suspensions_by_application
@@ -27,7 +26,7 @@ from models.district import District, MemberEnterprise
 from models.enums import Event, Role, State
 from models.lifecycle import DOCUMENT_LABELS, STATE_LABELS, TRANSITIONS, find_transition, offered_events
 from models.people import User
-from models.procedure import AuditEvent, CommitteeAssignment
+from models.procedure import AuditEvent
 from models.profiles import RegionProfile
 from models.service import deadline_context
 
@@ -198,21 +197,12 @@ def timeline(session: Session, application: Application) -> list[TimelineItem]:
     ]
 
 
-def is_assigned_member(session: Session, application_id: int, user: User) -> bool:
-    query = select(CommitteeAssignment.id).where(
-        CommitteeAssignment.application_id == application_id, CommitteeAssignment.user_id == user.id
-    )
-    return session.exec(query).first() is not None
-
-
 def application_detail(
     session: Session, application: Application, *, user: User, profile: RegionProfile, now: datetime
 ) -> ApplicationDetail:
     base = application_read(session, application, user=user, profile=profile, now=now)
     pending = session.get(StageAction, application.pending_action_id) if application.pending_action_id else None
     assert application.id is not None
-    if user.role == Role.COMMITTEE and not is_assigned_member(session, application.id, user):
-        base.allowed_actions = []  # the committee's decision belongs to the members assigned to the file
     return ApplicationDetail(
         **base.model_dump(),
         timeline=timeline(session, application),
@@ -226,13 +216,6 @@ def application_detail(
 
 
 # ---- listing -------------------------------------------------------------------------------
-
-
-def visible_filter(user: User, profile: RegionProfile) -> Any:
-    """The SQL condition of what a user may see (models.access, as a WHERE clause)."""
-    if user.role == Role.REPRESENTATIVE:
-        return col(Application.district_id) == (user.district_id if user.district_id is not None else -1)
-    return col(Application.section).in_(sections_of(user, profile))
 
 
 def list_applications(

@@ -348,12 +348,22 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     _t(
         Event.WITHDRAW,
-        set(OPEN_STATES),
+        set(OPEN_STATES - {S.DRAFT}),
         S.WITHDRAWN,
         {R.REPRESENTATIVE},
         "Ritira la domanda",
         clock=ClockEffect.STOP,
         notify=("withdrawn",),
+        payload_fields=("reason",),
+    ),
+    # a draft was never submitted: the office never knew of it, and is not told (models.access)
+    _t(
+        Event.WITHDRAW,
+        {S.DRAFT},
+        S.WITHDRAWN,
+        {R.REPRESENTATIVE},
+        "Ritira la domanda",
+        clock=ClockEffect.STOP,
         payload_fields=("reason",),
     ),
     # the life of a registry entry (driven by renewal applications and the sweeps)

@@ -60,7 +60,7 @@ def check_event(
     if actor.role not in transition.roles:
         raise Forbidden(f"l'azione «{transition.label}» non è consentita al ruolo «{actor.role}»")
     if actor.role != Role.SYSTEM:
-        ensure_can_see(actor, application, profile)
+        ensure_can_see(session, actor, application, profile)
     context = build_context(session, application=application, profile=profile, now=now, payload=payload or {})
     if transition.guard is not None and (reason := transition.guard(context)):
         raise RuleViolation(reason, event=event, state=state)

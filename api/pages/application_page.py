@@ -21,7 +21,7 @@ from api.pages.web import ROLE_LABELS, CsrfChecked, PageCtx, page
 from api.read import EVENT_LABELS
 from api.routers import applications, committee, documents, roster
 from api.schemas import ApplicationDetail
-from models.access import can_see
+from models.access import competent
 from models.application import Application, StageAction
 from models.base import local_date
 from models.district import District, MemberEnterprise
@@ -59,7 +59,8 @@ PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 def visible(ctx: Context, application_id: int) -> Application:
-    """404 for an unknown id, 403 outside the user's competence: the JSON API's own check."""
+    """The JSON API's own check (``models.access``): 404 for an unknown id or another's draft, 403
+    outside the user's competence or assignment."""
     return get_current_application(ctx.session, ctx.user, ctx.profile, application_id)
 
 
@@ -160,7 +161,8 @@ def recognition_act(ctx: Context, application: Application) -> RecognitionAct | 
 
 
 def committee_summary(ctx: Context, application: Application) -> dict[str, Any] | None:
-    """Assigned members and scores, for the office and the committee (never the representative)."""
+    """Assigned members and scores, for the office and the committee (never the representative); a
+    member reads the others' scores once they have given theirs (``models.access.visible_evaluations``)."""
     members = committee.list_members(application=application, ctx=ctx)
     evaluations = committee.list_evaluations(application=application, ctx=ctx)
     if not members and not evaluations:
@@ -169,13 +171,14 @@ def committee_summary(ctx: Context, application: Application) -> dict[str, Any] 
     names = {u.id: u.full_name for u in ctx.session.exec(select(User).where(col(User.id).in_(ids))).all()}
     round_ = evaluation_round(application)
     current = [e.total for e in evaluations if e.round == round_]
+    count = sum(1 for m in members if m.scored_this_round)
     return {
         "members": members,
         "evaluations": evaluations,
         "names": names,
         "round": round_,
-        "count": len(current),
-        "average": sum(current) / len(current) if current else None,
+        "count": count,
+        "average": sum(current) / len(current) if current and len(current) == count else None,
         "quorum": ctx.profile.committee.quorum,
         "pass_score": ctx.profile.committee.pass_score,
         "name": ctx.profile.committee.name,
@@ -185,7 +188,7 @@ def committee_summary(ctx: Context, application: Application) -> dict[str, Any] 
 def candidates(ctx: Context, application: Application) -> list[User]:
     """The committee members competent for the application (the API checks the choice again)."""
     query = select(User).where(User.role == Role.COMMITTEE, col(User.active)).order_by(col(User.full_name))
-    return [u for u in ctx.session.exec(query).all() if can_see(u, application, ctx.profile)]
+    return [u for u in ctx.session.exec(query).all() if competent(u, application, ctx.profile)]
 
 
 def last_failed(ctx: Context, application: Application) -> StageAction | None:

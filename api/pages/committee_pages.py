@@ -17,18 +17,18 @@ from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Context, get_current_application
-from api.pages.web import CsrfChecked, PageCtx, PageForbidden, page, redirect, require_role, validation_messages
+from api.pages.web import CsrfChecked, PageCtx, page, redirect, require_role, validation_messages
 from api.read import allowed_actions
 from api.routers import committee
 from api.schemas import EvaluationIn
-from models.access import sections_of
+from models.access import is_assigned, visible_filter
 from models.application import Application
 from models.district import District
 from models.enums import Event, Role, State
 from models.errors import DomainError, Forbidden, InvalidInput, NotFound
 from models.lifecycle import STATE_LABELS, find_transition
 from models.people import User
-from models.procedure import CommitteeAssignment, Evaluation
+from models.procedure import Evaluation
 from models.service import evaluation_round
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -66,20 +66,9 @@ def decimal(value: float | None) -> str:
 
 
 def _application(ctx: Context, application_id: int) -> Application:
-    """The application, with the same 404 and competence check as the JSON API."""
+    """The application, with the JSON API's own check (``models.access``: a committee member reads
+    only the files assigned to them)."""
     return get_current_application(ctx.session, ctx.user, ctx.profile, application_id)
-
-
-def _is_assigned(ctx: Context, application: Application) -> bool:
-    query = select(CommitteeAssignment.id).where(
-        CommitteeAssignment.application_id == application.id, CommitteeAssignment.user_id == ctx.user.id
-    )
-    return ctx.session.exec(query).first() is not None
-
-
-def _ensure_member_or_office(ctx: Context, application: Application) -> None:
-    if ctx.user.role == Role.COMMITTEE and not _is_assigned(ctx, application):
-        raise PageForbidden("la pratica non è assegnata alla sua valutazione")
 
 
 def _current_evaluations(ctx: Context, applications: list[Application]) -> list[Evaluation]:
@@ -112,24 +101,12 @@ def _rows(ctx: Context, applications: list[Application]) -> list[Row]:
     ]
 
 
-def _assigned_to_me(ctx: Context) -> list[Application]:
-    query = (
-        select(Application)
-        .join(CommitteeAssignment, col(CommitteeAssignment.application_id) == col(Application.id))
-        .where(CommitteeAssignment.user_id == ctx.user.id)
-        .order_by(col(Application.id).desc())
-    )
-    return list(ctx.session.exec(query).all())
-
-
-def _in_evaluation(ctx: Context) -> list[Application]:
-    query = (
-        select(Application)
-        .where(col(Application.state).in_(IN_COMMITTEE))
-        .where(col(Application.section).in_(sections_of(ctx.user, ctx.profile)))
-        .order_by(col(Application.id).desc())
-    )
-    return list(ctx.session.exec(query).all())
+def _visible(ctx: Context, *states: State) -> list[Application]:
+    """The files the user sees (a member: those assigned to them), in the given states if any."""
+    query = select(Application).where(visible_filter(ctx.user, ctx.profile))
+    if states:
+        query = query.where(col(Application.state).in_(states))
+    return list(ctx.session.exec(query.order_by(col(Application.id).desc())).all())
 
 
 def _criteria(ctx: Context) -> list[dict[str, Any]]:
@@ -197,7 +174,7 @@ def _decision_forms(ctx: PageCtx, application: Application) -> list[dict[str, An
 @router.get("/comitato", response_class=HTMLResponse, dependencies=[READERS])
 def committee_home(request: Request, ctx: PageCtx) -> HTMLResponse:
     member = ctx.user.role == Role.COMMITTEE
-    applications = _assigned_to_me(ctx) if member else _in_evaluation(ctx)
+    applications = _visible(ctx) if member else _visible(ctx, *IN_COMMITTEE)
     rows = sorted(_rows(ctx, applications), key=lambda r: (not r.to_do, -r.application_id))  # work to do first
     return page(
         request, "committee/list.html.j2", rows=rows, member=member,
@@ -235,7 +212,7 @@ def _scoring_page(
 
 
 def _ensure_assigned(ctx: Context, application: Application) -> None:
-    if not _is_assigned(ctx, application):
+    if not is_assigned(ctx.session, ctx.user, application.id):
         raise Forbidden("solo i membri del comitato assegnati alla domanda possono attribuire punteggi")
 
 
@@ -319,19 +296,20 @@ def _score(request: Request, ctx: Context, application_id: int, form: Any) -> Re
 @router.get("/comitato/pratiche/{application_id}/decisione", response_class=HTMLResponse, dependencies=[READERS])
 def decision(request: Request, application_id: int, ctx: PageCtx) -> HTMLResponse:
     application = _application(ctx, application_id)
-    _ensure_member_or_office(ctx, application)
-    evaluations = committee.list_evaluations(application, ctx)
+    evaluations = committee.list_evaluations(application, ctx)  # the others' scores once one has scored
+    members = committee._members(ctx, application)
     round_ = evaluation_round(application)
     rounds = _rounds(ctx, evaluations)
     current = next((r for r in rounds if r["number"] == round_), None)
     setting = ctx.profile.committee
-    count = len(current["rows"]) if current else 0
-    average = current["average_total"] if current else None
+    count = sum(1 for m in members if m.scored_this_round)
+    sealed = count > (len(current["rows"]) if current else 0)  # a member who has not scored this round yet
+    average = current["average_total"] if current and not sealed else None
     return page(
         request, "committee/decision.html.j2",
         application=application, district_name=_district_name(ctx, application),
         state_label=STATE_LABELS[application.state], criteria=_criteria(ctx), rounds=rounds, round=round_,
-        members=committee._members(ctx, application), count=count, average=average,
+        members=members, count=count, average=average, sealed=sealed,
         quorum=setting.quorum, pass_score=setting.pass_score, quorum_reached=count >= setting.quorum,
         passed=average is not None and average >= setting.pass_score, forms=_decision_forms(ctx, application),
         pending=application.pending_action_id is not None,

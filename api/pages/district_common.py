@@ -47,7 +47,7 @@ def own_district(ctx: Context) -> District:
 
 
 def own_application(ctx: Context, application_id: int) -> Application:
-    """The API's own 404 / competence check (another district's file: 403, nothing shown)."""
+    """The API's own check (``models.access``): another district's draft 404, its submitted file 403."""
     return get_current_application(ctx.session, ctx.user, ctx.profile, application_id)
 
 

@@ -17,8 +17,7 @@ from sqlmodel import col, select
 
 from api.deps import Context
 from api.pages.office_worklist import APPLICATION_STATES, WorkFilter, count, term_warning_days, validity_warning_days
-from api.read import visible_filter
-from models.access import sections_of
+from models.access import sections_of, visible_filter
 from models.application import Application
 from models.base import local_date
 from models.enums import State, Subject

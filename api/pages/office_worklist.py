@@ -23,9 +23,9 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from api.deps import Context
-from api.read import application_reads, is_overdue, visible_filter
+from api.read import application_reads, is_overdue
 from api.schemas import ApplicationRead
-from models.access import sections_of
+from models.access import sections_of, visible_filter
 from models.application import Application, ProtocolEntry
 from models.base import local_date
 from models.clock import ClockReading, clock_of, suspensions_by_application

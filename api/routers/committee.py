@@ -10,7 +10,6 @@ from sqlmodel import col, select
 from api.actions import ERROR_RESPONSES, accept, not_in_state
 from api.deps import Ctx, CurrentApplication, Dispatcher
 from api.errors import Conflict
-from api.read import is_assigned_member
 from api.schemas import (
     ActionAccepted,
     CommitteeAssignIn,
@@ -20,7 +19,7 @@ from api.schemas import (
     ObservationsIn,
     ReasonIn,
 )
-from models.access import can_see
+from models.access import competent, is_assigned, visible_evaluations
 from models.application import Application
 from models.enums import ApplicationKind, Event, Role, State
 from models.errors import ConcurrentChange, Forbidden, InvalidInput
@@ -44,7 +43,7 @@ OFFICE = {Role.OFFICIAL, Role.HEAD, Role.ADMIN}
 def check_members(ctx: Ctx, application: Application, member_ids: list[int]) -> None:
     """Every id must be an active committee member competent for the application's section."""
     users = ctx.session.exec(select(User).where(col(User.id).in_(member_ids))).all()
-    fit = {u.id for u in users if u.role == Role.COMMITTEE and u.active and can_see(u, application, ctx.profile)}
+    fit = {u.id for u in users if u.role == Role.COMMITTEE and u.active and competent(u, application, ctx.profile)}
     unfit = [i for i in member_ids if i not in fit]
     if unfit:
         raise InvalidInput(
@@ -68,11 +67,6 @@ def _members(ctx: Ctx, application: Application) -> list[CommitteeMemberRead]:
         .order_by(col(User.full_name))
     ).all()
     return [CommitteeMemberRead(user_id=u.id, full_name=u.full_name, scored_this_round=e is not None) for u, e in rows]
-
-
-def is_assigned(ctx: Ctx, application: Application) -> bool:
-    """Whether the user is one of the committee members assigned to the application."""
-    return is_assigned_member(ctx.session, application.id or 0, ctx.user)
 
 
 @router.post("/committee", response_model=list[CommitteeMemberRead], summary="Assegna i membri del comitato")
@@ -139,7 +133,7 @@ def score(body: EvaluationIn, application: CurrentApplication, ctx: Ctx) -> Eval
 
 def check_scoring(ctx: Ctx, application: Application) -> int:
     """The member may score the file now, once per evaluation round: the round's number."""
-    if ctx.user.role != Role.COMMITTEE or not is_assigned(ctx, application):
+    if ctx.user.role != Role.COMMITTEE or not is_assigned(ctx.session, ctx.user, application.id):
         raise Forbidden("solo i membri del comitato assegnati alla domanda possono attribuire punteggi")
     if application.state != State.COMMITTEE_EVALUATION:
         raise not_in_state(application, ctx.user.role, "attribuire punteggi")
@@ -154,18 +148,24 @@ def check_scoring(ctx: Ctx, application: Application) -> int:
     return round_
 
 
-@router.get("/evaluations", response_model=list[EvaluationRead], summary="Le valutazioni del comitato")
+@router.get(
+    "/evaluations",
+    response_model=list[EvaluationRead],
+    summary="Le valutazioni del comitato",
+    description="Un membro del comitato legge i punteggi degli altri membri di una valutazione solo dopo "
+    "aver registrato i propri, o a valutazione conclusa.",
+)
 def list_evaluations(application: CurrentApplication, ctx: Ctx) -> list[Evaluation]:
     if ctx.user.role == Role.REPRESENTATIVE:
         raise Forbidden("le valutazioni del comitato sono riservate all'ufficio")
     query = select(Evaluation).where(Evaluation.application_id == application.id)
-    return list(ctx.session.exec(query.order_by(col(Evaluation.round), col(Evaluation.id))).all())
+    evaluations = ctx.session.exec(query.order_by(col(Evaluation.round), col(Evaluation.id))).all()
+    return visible_evaluations(ctx.user, application, evaluations, evaluation_round(application))
 
 
 @router.post("/actions/approve", **ACCEPTED, summary="Registra l'esito positivo del comitato")
 def approve(application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher) -> ActionAccepted:
-    if ctx.user.role == Role.COMMITTEE and not is_assigned(ctx, application):
-        raise Forbidden("solo i membri del comitato assegnati alla domanda possono registrarne l'esito")
+    # a committee member reaches here only on a file assigned to them (models.access)
     return accept(ctx, application, Event.APPROVE, dispatch)
 
 

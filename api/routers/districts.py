@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from api.deps import Ctx
 from api.errors import Conflict
 from api.schemas import DistrictCreate
-from models.access import sections_of
+from models.access import sections_of, visible_filter
+from models.application import Application
 from models.district import District, DistrictRead
 from models.enums import Role
 from models.errors import Forbidden, InvalidInput, NotFound
@@ -58,6 +59,8 @@ def create_district(body: DistrictCreate, ctx: Ctx) -> District:
 def _visible(ctx: Ctx) -> Any:
     if ctx.user.role == Role.REPRESENTATIVE:
         return col(District.id) == (ctx.user.district_id or -1)
+    if ctx.user.role == Role.COMMITTEE:  # the districts of the files assigned to them (models.access)
+        return col(District.id).in_(select(Application.district_id).where(visible_filter(ctx.user, ctx.profile)))
     return col(District.section).in_(sections_of(ctx.user, ctx.profile))
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import and_, func, true, update
+from sqlalchemy import and_, func, not_, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
@@ -20,7 +20,7 @@ from api.deps import Context, Ctx, CurrentApplication
 from api.errors import Conflict
 from api.notification_schemas import NotificationDetail, NotificationRead, kind_label
 from api.schemas import Page
-from models.access import sections_of
+from models.access import private_condition, sections_of
 from models.application import Application
 from models.base import ROME
 from models.district import District
@@ -56,12 +56,13 @@ def visible(ctx: Context) -> Any:
     user = ctx.user
     if user.role not in READERS:
         raise Forbidden("le comunicazioni sono consultabili solo dagli uffici regionali e dai distretti")
-    if user.role == Role.ADMIN:
-        return true()
     if user.role == Role.REPRESENTATIVE:
         district_id = user.district_id if user.district_id is not None else -1
         return and_(col(Application.district_id) == district_id, col(Notification.kind).in_(DISTRICT_KINDS))
-    return col(Application.section).in_(sections_of(user, ctx.profile))
+    submitted = or_(col(Notification.application_id).is_(None), not_(private_condition()))  # models.access
+    if user.role == Role.ADMIN:
+        return submitted
+    return and_(col(Application.section).in_(sections_of(user, ctx.profile)), submitted)
 
 
 def _joined(statement: Any) -> Any:

@@ -20,7 +20,7 @@ from api.report_schemas import RemarksIn, ReportFile, ReportIn, ReportRead
 from api.routers.documents import stored_document, stored_path
 from api.schemas import Page
 from api.uploads import REPORT_TYPES
-from models.access import can_see, sections_of
+from models.access import can_see_reports, report_filter
 from models.application import Application, Document
 from models.base import local_date
 from models.district import District, MemberEnterprise
@@ -39,7 +39,7 @@ def get_report(report_id: int, ctx: Ctx) -> AnnualReport:
     """404 for a report that does not exist or that the user may not see (existence is not revealed)."""
     report = ctx.session.get(AnnualReport, report_id)
     application = ctx.session.get(Application, report.application_id) if report else None
-    if report is None or application is None or not can_see(ctx.user, application, ctx.profile):
+    if report is None or application is None or not can_see_reports(ctx.session, ctx.user, application, ctx.profile):
         raise NotFound(f"relazione {report_id} non trovata")
     return report
 
@@ -58,10 +58,7 @@ def list_reports(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ReportRead]:
     query = select(AnnualReport).join(Application, col(Application.id) == col(AnnualReport.application_id))
-    if ctx.user.role == Role.REPRESENTATIVE:
-        query = query.where(Application.district_id == (ctx.user.district_id or -1))
-    else:
-        query = query.where(col(Application.section).in_(sections_of(ctx.user, ctx.profile)))
+    query = query.where(report_filter(ctx.user, ctx.profile))
     if year is not None:
         query = query.where(AnnualReport.year == year)
     if state is not None:

@@ -77,7 +77,8 @@ def test_waiting_is_checked_like_reading(
     action_id = queued_submission(client, rep, dispatched)
     started = time.monotonic()
     other = client.get(f"{API}/actions/{action_id}", params={"wait": 10}, headers=auth(people.other_rep))
-    assert other.status_code == 403 and time.monotonic() - started < 2  # refused before any wait
+    assert other.status_code == 404 and time.monotonic() - started < 2  # refused before any wait
+    assert other.json()["detail"] == f"azione {action_id} non trovata"  # a draft's action: as a missing one
     assert client.get(f"{API}/actions/999999", params={"wait": 10}, headers=rep).status_code == 404
     for wait in ("11", "-1", "presto"):
         response = client.get(f"{API}/actions/{action_id}", params={"wait": wait}, headers=rep)

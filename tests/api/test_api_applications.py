@@ -60,13 +60,14 @@ def test_update_after_submission_is_409_naming_state_and_actions(
 def test_action_not_allowed_in_state_is_409(client: TestClient, auth: Http, people: People) -> None:
     rep = auth(people.rep)
     app_id = client.post(f"{API}/applications", json={}, headers=rep).json()["id"]
-    response = client.post(f"{API}/applications/{app_id}/actions/start_review", headers=auth(people.official))
+    response = client.post(f"{API}/applications/{app_id}/actions/issue_act", headers=rep)
     assert response.status_code == 409
     body = response.json()
-    assert body["state"] == "draft" and body["allowed"] == []
+    assert body["state"] == "draft" and body["allowed"] == ["submit", "withdraw"]
     assert "Bozza" in body["detail"]
-    withdraw = client.post(f"{API}/applications/{app_id}/actions/issue_act", headers=rep)
-    assert withdraw.status_code == 409 and withdraw.json()["allowed"] == ["submit", "withdraw"]
+    # the office does not even see a draft (models.access): 404, as for an id that does not exist
+    hidden = client.post(f"{API}/applications/{app_id}/actions/start_review", headers=auth(people.official))
+    assert hidden.status_code == 404 and hidden.json()["detail"] == f"pratica {app_id} non trovata"
 
 
 def test_rule_violation_is_422_and_nothing_changes(client: TestClient, auth: Http, people: People) -> None:
@@ -105,7 +106,13 @@ def test_payload_errors_name_the_field(client: TestClient, auth: Http, people: P
 
 
 def test_competence_403_and_404(client: TestClient, auth: Http, people: People) -> None:
-    app_id = client.post(f"{API}/applications", json={}, headers=auth(people.rep)).json()["id"]
+    rep = auth(people.rep)
+    app_id = draft_ready(client, rep)
+    for user in (people.other_rep, people.official_agri, people.agri_rep, people.official, people.admin):
+        response = client.get(f"{API}/applications/{app_id}", headers=auth(user))  # a draft: not even found
+        assert response.status_code == 404, user.username
+        assert response.json() == {"detail": f"pratica {app_id} non trovata", "code": "non_trovato"}
+    act(client, app_id, "submit", rep)
     for user in (people.other_rep, people.official_agri, people.agri_rep):
         response = client.get(f"{API}/applications/{app_id}", headers=auth(user))
         assert response.status_code == 403, user.username
@@ -150,7 +157,7 @@ def test_accepted_action_is_queued_and_locks_the_file(
     assert edit.status_code == 409
     status = client.get(f"{API}/actions/{action_id}", headers=rep)
     assert status.status_code == 200 and status.json()["event"] == "submit" and status.json()["status"] == "queued"
-    assert client.get(f"{API}/actions/{action_id}", headers=auth(people.other_rep)).status_code == 403
+    assert client.get(f"{API}/actions/{action_id}", headers=auth(people.other_rep)).status_code == 404  # a draft's
     detail = client.get(f"{API}/applications/{app_id}", headers=rep).json()
     assert detail["pending_action"]["id"] == action_id
 
@@ -161,11 +168,12 @@ def test_list_filters_and_visibility(
     rep = auth(people.rep)
     mine = draft_ready(client, rep)
     act(client, mine, "submit", rep)
-    factory.application(people.other_district)
+    other = factory.application(people.other_district)
     agri = factory.application(people.agri_district)
-    agri.state = State.SUBMITTED
-    session.add(agri)
+    other.state, agri.state = State.COMPLETENESS_CHECK, State.SUBMITTED
+    session.add_all([other, agri])
     session.commit()
+    hidden = factory.application(people.other_district)  # a draft: its district's representatives' only
 
     def ids(headers: dict[str, str], **params: object) -> list[int]:
         response = client.get(f"{API}/applications", params=params, headers=headers)
@@ -173,7 +181,9 @@ def test_list_filters_and_visibility(
         return [item["id"] for item in response.json()["items"]]
 
     assert ids(auth(people.rep)) == [mine]
-    assert len(ids(auth(people.official))) == 2  # sections 1-5 only
+    assert ids(auth(people.other_rep)) == [hidden.id, other.id]
+    assert len(ids(auth(people.official))) == 2  # sections 1-5 only, no draft
+    assert hidden.id not in ids(auth(people.admin)) + ids(auth(people.head))
     assert agri.id not in ids(auth(people.official))
     assert ids(auth(people.official_agri)) == [agri.id]
     assert len(ids(auth(people.admin))) == 3

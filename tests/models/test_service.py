@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from models.application import Application, ProtocolEntry
 from models.district import District
 from models.enums import ApplicationKind, DocumentKind, Event, Role, State
-from models.errors import ConcurrentChange, Forbidden, RuleViolation
+from models.errors import ConcurrentChange, Forbidden, NotFound, RuleViolation
 from models.notification import Notification
 from models.people import User
 from models.procedure import AuditEvent, ClockSuspension
@@ -124,7 +124,7 @@ def test_official_of_other_office_is_refused(factory: Factory, session: Session)
 def test_representative_of_other_district_and_wrong_role_are_refused(factory: Factory, session: Session) -> None:
     j = Journey(factory)
     other = factory.user(Role.REPRESENTATIVE, district=factory.district())
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another district's draft: not even its existence (models.access)
         apply_event(session, application=j.app, event=Event.SUBMIT, actor=other, profile=factory.profile, now=j.day)
     with pytest.raises(Forbidden, match="ruolo"):
         apply_event(

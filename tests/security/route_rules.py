@@ -12,18 +12,24 @@ Actors (the scene's people):
 - ``head``: head of the ricerca office; ``admin``: the administrator.
 
 Targets: the application, documents, roster, report, attachment, notification and action of **district A**
-(so ``rep_b`` and ``official_agri`` test object-level access); the scoring and decision pages use file C,
-in committee evaluation with ``member`` assigned and ``member_out`` not; report accept/return use B's filed report.
+(so ``rep_b`` and ``official_agri`` test object-level access; ``member`` is assigned to A, ``member_out`` to
+nothing); the scoring and decision pages use file C, in committee evaluation with ``member`` assigned and
+``member_out`` not; report accept/return use B's filed report. The routes that change a draft use **D**, A's
+renewal draft (roster, documents), and every route of a file is called on D too (``Rule.draft``): nobody but
+A's representative may learn that D exists, so everyone else gets 404 — as for an id that does not exist —
+except where the role alone refuses before any file is read (403 whatever the id).
 
 Expectations per actor: ``OK`` (authorization passed: for GET the answer is 200 unless the rule says
 otherwise; for a change any status but 401/403/404), ``401``/``403``/``404`` (exactly that, and nothing
 changed in the database), ``LOGIN`` (a page sends the anonymous visitor to /accesso?dopo=…), ``NOTICE``
 (a page form answers 303 back to the page with an error notice, and nothing changed).
 
-Debatable rules, kept as the code and DOMAIN.md have them (see the closing notes of the change):
-- the administrator reads everything (all sections) but takes no step of the procedure (lifecycle roles);
-- committee members read every file and annual report of their office's sections (``can_see`` by
-  section); scoring, recording the committee's approval and the decision page need the assignment.
+The rules are models/access.py's (its docstring says why):
+- a file never submitted (a draft, or a draft withdrawn before submission) is read only by its district's
+  representatives — not by the office, the committee, nor the administrator;
+- the administrator reads every submitted file (all sections) but takes no step of the procedure;
+- a committee member reads only the files assigned to them (403 otherwise, as outside one's competence),
+  not the annual reports, and the other members' scores of a round once they have scored it.
 """
 
 from __future__ import annotations
@@ -43,12 +49,13 @@ Expectation = str | int
 
 USERS = frozenset(ACTORS) - {ANON}
 REPS = frozenset({REP_A, REP_B})
-# who sees district A's file (section 1): its representative and the ricerca office incl. its committee
-SEES_A = frozenset({REP_A, OFFICIAL, MEMBER, MEMBER_OUT, HEAD, ADMIN})
-OFFICE_READERS = frozenset({OFFICIAL, HEAD, ADMIN, MEMBER, MEMBER_OUT})  # of A's file, not its representative
+# who sees district A's file (section 1): its representative, the ricerca office, the member assigned to it
+SEES_A = frozenset({REP_A, OFFICIAL, MEMBER, HEAD, ADMIN})
+OFFICE_READERS = frozenset({OFFICIAL, HEAD, ADMIN, MEMBER})  # of A's file, not its representative
 OFFICE_PAGES = frozenset({OFFICIAL, OFFICIAL_AGRI, HEAD, ADMIN})  # api.pages.web.OFFICE_ROLES
 LIFECYCLE_OFFICE = frozenset({OFFICIAL, HEAD})  # models.lifecycle.OFFICE
-OUTSIDE_A = {REP_B: 403, OFFICIAL_AGRI: 403}  # get_current_application: competence check, 403
+# get_current_application (models.access): outside one's competence or assignment, 403
+OUTSIDE_A = {REP_B: 403, OFFICIAL_AGRI: 403, MEMBER_OUT: 403}
 
 
 def api(ok: frozenset[str] | set[str], deny: int = 403, **other: Expectation) -> dict[str, Expectation]:
@@ -66,6 +73,24 @@ def page(ok: frozenset[str] | set[str], deny: int = 403, **other: Expectation) -
     return table
 
 
+def draft(owner: Expectation = OK, *, page: bool = False, **other: Expectation) -> dict[str, Expectation]:
+    """A route of a file called on D, A's renewal draft: A's representative gets ``owner``, everyone else
+    404 (D's existence is not revealed) unless named in ``other`` (a role refused before the file is read)."""
+    table: dict[str, Expectation] = {a: 404 for a in ACTORS}
+    table[ANON] = LOGIN if page else 401
+    table[REP_A] = owner
+    table.update(other)
+    return table
+
+
+DRAFT_PAGE = draft(page=True)
+NOT_FOR_REPS = {REP_A: 403, REP_B: 403}  # pages of the office or the committee: the role decides first
+ONLY_REPS = {a: 403 for a in (OFFICIAL, OFFICIAL_AGRI, MEMBER, MEMBER_OUT, HEAD, ADMIN)}  # the representative's pages
+ONLY_MEMBERS = {a: 403 for a in (OFFICIAL, OFFICIAL_AGRI, HEAD, ADMIN, REP_B)}  # the scoring pages: members only
+DRAFT_OF_REPS = draft(page=True, **ONLY_REPS)
+# D in place of A's and C's files (and their documents) when a rule is called on the draft
+DRAFT_PARAMS = {"app_a": "draft_d", "app_c": "draft_d", "act_pdf_a": "doc_d"}
+
 PUBLIC: dict[str, Expectation] = {a: OK for a in ACTORS}
 
 Body = Mapping[str, Any] | Callable[[Any], Mapping[str, Any]]  # a mapping, or built from the scene
@@ -79,6 +104,7 @@ class Rule:
     form: Body | None = None
     files: Mapping[str, tuple[str, bytes, str]] | None = None
     state: str | None = None  # district A's application is put in this state for the route (and restored)
+    draft: Mapping[str, Expectation] | None = None  # the route called on D, A's renewal draft (DRAFT_PARAMS)
     kind: str | None = None  # ... and of this kind (census, renewal)
     ok_statuses: frozenset[int] | None = None  # what "allowed" answers (default: 200 for GET, any but 401/403/404)
     ends_session: bool = False  # the actor logs in again afterwards
@@ -94,6 +120,7 @@ SKIPPED = {
 }
 
 APP_A = {"application_id": "app_a"}
+DRAFT_D = {"application_id": "draft_d"}
 REPORT_BODY = {"activities": [{"title": "Missione a Hannover Messe", "programme_objective": "Export"}], "notes": "x"}
 REASON = {"reason": "motivazione di prova"}
 PDF = {"file": ("prova.pdf", b"%PDF-1.4 prova", "application/pdf")}
@@ -101,15 +128,23 @@ CSV = {"file": ("elenco.csv", b"non,un,elenco\n", "text/csv")}
 
 
 def _action(ok: frozenset[str] | set[str], state: str, *, kind: str | None = None, **body: Any) -> Rule:
-    """A lifecycle action on A's file in the state it applies to: the role is what decides."""
-    return Rule(api(ok, **OUTSIDE_A), APP_A, json=body or None, state=state, kind=kind)
+    """A lifecycle action on A's file in the state it applies to: the role is what decides. On D, A's
+    draft, the action does not apply (409: the representative is past authorization), others get 404."""
+    return Rule(api(ok, **OUTSIDE_A), APP_A, json=body or None, state=state, kind=kind, draft=draft())
+
+
+def _draft_action(**body: Any) -> Rule:
+    """A representative's action on D, A's renewal draft: A's representative only, 404 for everyone else."""
+    return Rule(api(_REP_ACTION, 404), DRAFT_D, json=body or None)
 
 
 _REP_ACTION = frozenset({REP_A})
 _HEAD_ONLY = frozenset({HEAD})
 _COMMITTEE_DECISION = frozenset({OFFICIAL, HEAD, MEMBER})  # the member must be assigned (member_out is not)
-_REPORT_REVIEW = api(LIFECYCLE_OFFICE, **{REP_A: 404, OFFICIAL_AGRI: 404})  # on B's report: rep_b sees it, 403
-_REPORT_OF_A = api(SEES_A, **{REP_B: 404, OFFICIAL_AGRI: 404})  # reports answer 404 outside competence
+# reports answer 404 outside competence; the committee reads none (models.access.REPORT_READERS)
+NO_REPORTS = {MEMBER: 404, MEMBER_OUT: 404}
+_REPORT_REVIEW = api(LIFECYCLE_OFFICE, **{REP_A: 404, OFFICIAL_AGRI: 404}, **NO_REPORTS)  # B's: rep_b sees it, 403
+_REPORT_OF_A = api(SEES_A, **{REP_B: 404, OFFICIAL_AGRI: 404}, **NO_REPORTS)
 
 V1 = "/api/v1"
 RULES: dict[tuple[str, str], Rule] = {
@@ -129,33 +164,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{V1}/districts/{{district_id}}"): Rule(api(SEES_A, **OUTSIDE_A), {"district_id": "district_a"}),
     # ---- applications -------------------------------------------------------------------------
     ("POST", f"{V1}/applications"): Rule(api(REPS), json={"programme_summary": "Programma"}),
-    ("PATCH", f"{V1}/applications/{{application_id}}"): Rule(
-        api(_REP_ACTION, **OUTSIDE_A), APP_A, json={}, state="draft"
-    ),
+    ("PATCH", f"{V1}/applications/{{application_id}}"): Rule(api(_REP_ACTION, 404), DRAFT_D, json={}),
     ("GET", f"{V1}/applications"): Rule(api(USERS)),
-    ("GET", f"{V1}/applications/{{application_id}}"): Rule(api(SEES_A, **OUTSIDE_A), APP_A),
-    ("GET", f"{V1}/applications/{{application_id}}/deadlines.ics"): Rule(api(SEES_A, **OUTSIDE_A), APP_A),
+    ("GET", f"{V1}/applications/{{application_id}}"): Rule(api(SEES_A, **OUTSIDE_A), APP_A, draft=draft()),
+    ("GET", f"{V1}/applications/{{application_id}}/deadlines.ics"): Rule(
+        api(SEES_A, **OUTSIDE_A), APP_A, draft=draft()
+    ),
     ("GET", f"{V1}/actions/{{action_id}}"): Rule(api(SEES_A, **OUTSIDE_A), {"action_id": "action_a"}),
     ("PUT", f"{V1}/applications/{{application_id}}/roster"): Rule(
-        api(_REP_ACTION, **OUTSIDE_A), APP_A, json={"rows": [{"name": "Officina senza dati"}]}, state="draft"
+        api(_REP_ACTION, 404), DRAFT_D, json={"rows": [{"name": "Officina senza dati"}]}
     ),
-    ("POST", f"{V1}/applications/{{application_id}}/roster/file"): Rule(
-        api(_REP_ACTION, **OUTSIDE_A), APP_A, files=CSV, state="draft"
-    ),
-    ("GET", f"{V1}/applications/{{application_id}}/roster"): Rule(api(SEES_A, **OUTSIDE_A), APP_A),
+    ("POST", f"{V1}/applications/{{application_id}}/roster/file"): Rule(api(_REP_ACTION, 404), DRAFT_D, files=CSV),
+    ("GET", f"{V1}/applications/{{application_id}}/roster"): Rule(api(SEES_A, **OUTSIDE_A), APP_A, draft=draft()),
     ("POST", f"{V1}/applications/{{application_id}}/documents"): Rule(
-        api(_REP_ACTION, **OUTSIDE_A), APP_A, form={"kind": "receipt"}, files=PDF, state="draft"
+        api(_REP_ACTION, 404), DRAFT_D, form={"kind": "receipt"}, files=PDF
     ),
-    ("GET", f"{V1}/applications/{{application_id}}/documents"): Rule(api(SEES_A, **OUTSIDE_A), APP_A),
+    ("GET", f"{V1}/applications/{{application_id}}/documents"): Rule(api(SEES_A, **OUTSIDE_A), APP_A, draft=draft()),
     ("GET", f"{V1}/applications/{{application_id}}/documents/{{document_id}}/file"): Rule(
-        api(SEES_A, **OUTSIDE_A), {**APP_A, "document_id": "act_pdf_a"}
+        api(SEES_A, **OUTSIDE_A), {**APP_A, "document_id": "act_pdf_a"}, draft=draft()
     ),
     # ---- lifecycle actions (state set so that only the role and the competence decide) ----------
-    ("POST", f"{V1}/applications/{{application_id}}/actions/submit"): _action(_REP_ACTION, "draft"),
+    ("POST", f"{V1}/applications/{{application_id}}/actions/submit"): _draft_action(),
     ("POST", f"{V1}/applications/{{application_id}}/actions/answer_integration"): _action(
         _REP_ACTION, "integration_requested"
     ),
-    ("POST", f"{V1}/applications/{{application_id}}/actions/withdraw"): _action(_REP_ACTION, "draft", **REASON),
+    ("POST", f"{V1}/applications/{{application_id}}/actions/withdraw"): _draft_action(**REASON),
     ("POST", f"{V1}/applications/{{application_id}}/actions/start_review"): _action(LIFECYCLE_OFFICE, "submitted"),
     ("POST", f"{V1}/applications/{{application_id}}/actions/declare_complete"): _action(
         LIFECYCLE_OFFICE, "completeness_check"
@@ -196,19 +229,24 @@ RULES: dict[tuple[str, str], Rule] = {
         APP_A,
         json=lambda scene: {"member_ids": [scene.member_id]},  # already assigned: nothing new
         state="completeness_check",
+        draft=draft(403),
     ),
-    ("GET", f"{V1}/applications/{{application_id}}/committee"): Rule(api(OFFICE_READERS, **OUTSIDE_A), APP_A),
+    ("GET", f"{V1}/applications/{{application_id}}/committee"): Rule(
+        api(OFFICE_READERS, **OUTSIDE_A), APP_A, draft=draft(403)
+    ),
     ("POST", f"{V1}/applications/{{application_id}}/evaluations"): Rule(
-        api({MEMBER}), {"application_id": "app_c"}, json={"scores": {}}
+        api({MEMBER}), {"application_id": "app_c"}, json={"scores": {}}, draft=draft(403)
     ),
-    ("GET", f"{V1}/applications/{{application_id}}/evaluations"): Rule(api(OFFICE_READERS, **OUTSIDE_A), APP_A),
+    ("GET", f"{V1}/applications/{{application_id}}/evaluations"): Rule(
+        api(OFFICE_READERS, **OUTSIDE_A), APP_A, draft=draft(403)
+    ),
     # ---- public registry, monitoring ------------------------------------------------------------
     ("GET", f"{V1}/registry"): Rule(PUBLIC),
     ("GET", f"{V1}/stats/procedure-times"): Rule(api(OFFICE_PAGES)),
     # ---- notifications ----------------------------------------------------------------------------
     ("GET", f"{V1}/notifications"): Rule(api(OFFICE_PAGES | REPS)),
     ("GET", f"{V1}/applications/{{application_id}}/notifications"): Rule(
-        api({REP_A, OFFICIAL, HEAD, ADMIN}, **OUTSIDE_A), APP_A
+        api({REP_A, OFFICIAL, HEAD, ADMIN}, **OUTSIDE_A), APP_A, draft=draft()
     ),
     ("GET", f"{V1}/notifications/{{notification_id}}"): Rule(
         api({REP_A, OFFICIAL, HEAD, ADMIN}, **{REP_B: 404, OFFICIAL_AGRI: 404}), {"notification_id": "notice_a"}
@@ -223,7 +261,7 @@ RULES: dict[tuple[str, str], Rule] = {
         api({REP_A}), {"district_id": "district_a", "year": "year"}, json=REPORT_BODY
     ),
     ("POST", f"{V1}/reports/{{report_id}}/files"): Rule(
-        api({REP_A}, **{REP_B: 404, OFFICIAL_AGRI: 404}), {"report_id": "report_a"}, files=PDF
+        api({REP_A}, **{REP_B: 404, OFFICIAL_AGRI: 404}, **NO_REPORTS), {"report_id": "report_a"}, files=PDF
     ),
     ("GET", f"{V1}/reports/{{report_id}}/files/{{document_id}}"): Rule(
         _REPORT_OF_A, {"report_id": "report_a", "document_id": "attachment_a"}
@@ -273,25 +311,28 @@ RULES: dict[tuple[str, str], Rule] = {
         page({OFFICIAL, HEAD, ADMIN}, **{OFFICIAL_AGRI: NOTICE}), {"notification_id": "notice_a"}
     ),
     # ---- the application page (any role that sees the file) --------------------------------------
-    ("GET", "/pratiche/{application_id}"): Rule(page(SEES_A, **OUTSIDE_A), APP_A),
+    ("GET", "/pratiche/{application_id}"): Rule(page(SEES_A, **OUTSIDE_A), APP_A, draft=DRAFT_PAGE),
     # the role is checked by the JSON route behind the form: a refusal comes back as an error notice
     ("POST", "/pratiche/{application_id}/azioni/{event}"): Rule(
-        page(LIFECYCLE_OFFICE, **OUTSIDE_A, **{REP_A: NOTICE, MEMBER: NOTICE, MEMBER_OUT: NOTICE, ADMIN: NOTICE}),
+        page(LIFECYCLE_OFFICE, **OUTSIDE_A, **{REP_A: NOTICE, MEMBER: NOTICE, ADMIN: NOTICE}),
         {**APP_A, "event": "start_review"},
         state="submitted",
+        draft=draft(NOTICE, page=True),
     ),
-    ("GET", "/pratiche/{application_id}/scadenze.ics"): Rule(page(SEES_A, **OUTSIDE_A), APP_A),
+    ("GET", "/pratiche/{application_id}/scadenze.ics"): Rule(page(SEES_A, **OUTSIDE_A), APP_A, draft=DRAFT_PAGE),
     ("GET", "/pratiche/{application_id}/documenti/{document_id}"): Rule(
-        page(SEES_A, **OUTSIDE_A), {**APP_A, "document_id": "act_pdf_a"}
+        page(SEES_A, **OUTSIDE_A), {**APP_A, "document_id": "act_pdf_a"}, draft=DRAFT_PAGE
     ),
     # ---- committee pages (file C: member assigned, member_out not) -----------------------------------
     ("GET", "/comitato"): Rule(page(OFFICE_PAGES | {MEMBER, MEMBER_OUT})),
-    ("GET", "/comitato/pratiche/{application_id}/valutazione"): Rule(page({MEMBER}), {"application_id": "app_c"}),
+    ("GET", "/comitato/pratiche/{application_id}/valutazione"): Rule(
+        page({MEMBER}), {"application_id": "app_c"}, draft=draft(403, page=True, **ONLY_MEMBERS)
+    ),
     ("POST", "/comitato/pratiche/{application_id}/valutazione"): Rule(
-        page({MEMBER}), {"application_id": "app_c"}, form={}
+        page({MEMBER}), {"application_id": "app_c"}, form={}, draft=draft(403, page=True, **ONLY_MEMBERS)
     ),
     ("GET", "/comitato/pratiche/{application_id}/decisione"): Rule(
-        page({MEMBER, OFFICIAL, HEAD, ADMIN}), {"application_id": "app_c"}
+        page({MEMBER, OFFICIAL, HEAD, ADMIN}), {"application_id": "app_c"}, draft=draft(403, page=True, **NOT_FOR_REPS)
     ),
     # ---- the representative's pages -----------------------------------------------------------------
     ("GET", "/distretto"): Rule(page(REPS)),
@@ -306,10 +347,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/distretto/relazioni/{year}/allegati/{document_id}"): Rule(
         page({REP_A}, **{REP_B: 404}), {"year": "year", "document_id": "attachment_a"}
     ),
-    ("GET", "/pratiche/{application_id}/modifica"): Rule(page({REP_A}), APP_A),
-    ("POST", "/pratiche/{application_id}/modifica"): Rule(page({REP_A}), APP_A, form={}, state="draft"),
-    ("GET", "/pratiche/{application_id}/elenco-imprese"): Rule(page({REP_A}), APP_A),
-    ("POST", "/pratiche/{application_id}/elenco-imprese"): Rule(page({REP_A}), APP_A, form={}, state="draft"),
-    ("GET", "/pratiche/{application_id}/documenti"): Rule(page({REP_A}), APP_A),
-    ("POST", "/pratiche/{application_id}/documenti"): Rule(page({REP_A}), APP_A, form={}, state="draft"),
+    # on D, A's draft: the other representative gets 404 (the role refuses everyone else first)
+    ("GET", "/pratiche/{application_id}/modifica"): Rule(page({REP_A}), APP_A, draft=DRAFT_OF_REPS),
+    ("POST", "/pratiche/{application_id}/modifica"): Rule(page({REP_A}, **{REP_B: 404}), DRAFT_D, form={}),
+    ("GET", "/pratiche/{application_id}/elenco-imprese"): Rule(page({REP_A}), APP_A, draft=DRAFT_OF_REPS),
+    ("POST", "/pratiche/{application_id}/elenco-imprese"): Rule(page({REP_A}, **{REP_B: 404}), DRAFT_D, form={}),
+    ("GET", "/pratiche/{application_id}/documenti"): Rule(page({REP_A}), APP_A, draft=DRAFT_OF_REPS),
+    ("POST", "/pratiche/{application_id}/documenti"): Rule(page({REP_A}, **{REP_B: 404}), DRAFT_D, form={}),
 }

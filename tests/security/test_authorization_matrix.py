@@ -2,8 +2,9 @@
 
 The routes come from ``create_app().routes``; the rules from tests/security/route_rules.py (a route
 without a rule, or a rule without a route, fails). One scene per test: district A with an active
-application (documents, the issued act's PDF, an open annual report with an attachment), district B
-active with its report filed, file C in committee evaluation assigned to only some members.
+application (documents, the issued act's PDF, an open annual report with an attachment) and D, its renewal
+draft (roster, documents); district B active with its report filed; file C in committee evaluation assigned
+to only some members. Every route of a file is called on A's (or C's) file and again on the draft D.
 
 Lifecycle actions are accepted but not carried out (the stand-in for the stage flows is switched
 off), and the state each route needs is set on A's file before the route and put back after it,
@@ -51,6 +52,7 @@ from tests.security.route_rules import (
     ACTORS,
     ADMIN,
     ANON,
+    DRAFT_PARAMS,
     HEAD,
     LOGIN,
     MEMBER,
@@ -107,6 +109,8 @@ class Scene:
     app_a: int
     app_b: int
     app_c: int
+    draft_d: int  # A's renewal draft
+    doc_d: int
     act_pdf_a: int
     act_pdf_b: int
     report_a: int
@@ -152,9 +156,11 @@ def build_scene(
     client: TestClient, auth: Http, people: People, factory: Factory, session: Session, profile: RegionProfile,
     clock: Clock,
 ) -> tuple[Scene, User, User]:  # fmt: skip
-    """A and B active (through HTTP), C in committee evaluation with two of the three members; reports."""
+    """A and B active (through HTTP), D A's renewal draft, C in committee evaluation with two of the three
+    members; reports."""
     app_a = to_active(client, auth, people)
     app_b = to_active(client, auth, people, representative=people.other_rep)
+    draft_d = draft_ready(client, auth(people.rep), kind="renewal", renewal_of_id=app_a)
     district_c = factory.district(section=1)
     rep_c = factory.user(Role.REPRESENTATIVE, district=district_c)
     app_c = draft_ready(client, auth(rep_c))
@@ -196,6 +202,8 @@ def build_scene(
         app_a=app_a,
         app_b=app_b,
         app_c=app_c,
+        draft_d=draft_d,
+        doc_d=document(draft_d),
         act_pdf_a=document(app_a, kind=DocumentKind.RECOGNITION_ACT),
         act_pdf_b=document(app_b, kind=DocumentKind.RECOGNITION_ACT),
         report_a=report_a,
@@ -370,6 +378,13 @@ class FileState:
             session.commit()
 
 
+def on_draft(rule: Rule) -> Rule:
+    """The rule as it applies to D, A's renewal draft (left a draft: no state or kind forced)."""
+    assert rule.draft is not None
+    params = {name: DRAFT_PARAMS.get(str(value), value) for name, value in rule.params.items()}
+    return replace(rule, expect=rule.draft, params=params, state=None, kind=None, draft=None)
+
+
 def check(world: World, tally: Tally, key: tuple[str, str], rule: Rule, who: list[str] | None = None) -> None:
     """Calls one route as the actors (refused ones first: an allowed change must not mask them)."""
     method, path = key
@@ -438,7 +453,17 @@ OBJECT_CASES: list[tuple[str, str, str, Rule, Expectation]] = [
     (MEMBER_OUT, "POST", f"{API}/applications/{{application_id}}/actions/approve",
      Rule({}, {"application_id": "app_c"}), 403),
     (MEMBER_OUT, "POST", "/pratiche/{application_id}/azioni/{event}",
-     Rule({}, {"application_id": "app_c", "event": "approve"}), NOTICE),
+     Rule({}, {"application_id": "app_c", "event": "approve"}), 403),
+    (MEMBER_OUT, "GET", f"{API}/applications/{{application_id}}", Rule({}, {"application_id": "app_c"}), 403),
+    (MEMBER_OUT, "GET", f"{API}/applications/{{application_id}}/roster", Rule({}, {"application_id": "app_c"}), 403),
+    (MEMBER_OUT, "GET", f"{API}/applications/{{application_id}}/evaluations",
+     Rule({}, {"application_id": "app_c"}), 403),
+    (MEMBER_OUT, "GET", "/pratiche/{application_id}", Rule({}, {"application_id": "app_c"}), 403),
+    (MEMBER, "GET", f"{API}/applications/{{application_id}}/roster", Rule({}, {"application_id": "app_c"}), OK),
+    (REP_B, "GET", f"{API}/applications/{{application_id}}/documents/{{document_id}}/file",  # D's document via B's
+     Rule({}, {"application_id": "app_b", "document_id": "doc_d"}), 404),
+    (REP_A, "GET", f"{API}/applications/{{application_id}}/documents/{{document_id}}/file",  # D's, as its owner
+     Rule({}, {"application_id": "draft_d", "document_id": "doc_d"}), OK),
     (MEMBER, "POST", f"{API}/applications/{{application_id}}/actions/approve",
      Rule({}, {"application_id": "app_c"}), OK),  # assigned: the guard speaks (quorum not reached, 422)
     (REP_A, "GET", f"{API}/applications/{{application_id}}/committee", Rule({}, {"application_id": "app_a"}), 403),
@@ -464,6 +489,17 @@ def lists_never_show_another_district_or_office(world: World) -> None:
     assert get(OFFICIAL_AGRI, "/stats/procedure-times")["total"]["total"] == 0
     mine = actors[MEMBER_OUT].client.get("/comitato")
     assert mine.status_code == 200 and f"/comitato/pratiche/{scene.app_c}/" not in mine.text
+    # the draft D: its representative's alone; the committee: its assignments only, no annual reports
+    assert scene.draft_d in {a["id"] for a in get(REP_A, "/applications")["items"]}
+    for name in (OFFICIAL, HEAD, ADMIN, MEMBER, MEMBER_OUT, REP_B, OFFICIAL_AGRI):
+        assert scene.draft_d not in {a["id"] for a in get(name, "/applications?page_size=200")["items"]}, name
+        assert name == REP_B or get(name, "/applications?state=draft")["total"] == 0, name  # B's own: its renewal
+    for name in (OFFICIAL, HEAD, ADMIN):
+        work = actors[name].client.get("/ufficio/pratiche", params={"q": str(scene.draft_d)})
+        assert work.status_code == 200 and f'href="/pratiche/{scene.draft_d}"' not in work.text, name
+    assert get(MEMBER_OUT, "/applications")["total"] == 0
+    assert {a["id"] for a in get(MEMBER, "/applications")["items"]} == {scene.app_a, scene.app_b, scene.app_c}
+    assert get(MEMBER, "/reports")["total"] == get(MEMBER_OUT, "/reports")["total"] == 0
 
 
 def test_every_route_as_every_actor(world: World) -> None:
@@ -473,15 +509,21 @@ def test_every_route_as_every_actor(world: World) -> None:
     for key, rule in RULES.items():
         check(world, tally, key, rule)
     routes, matrix_checks = len(RULES), tally.checks
+    on_drafts = [(key, on_draft(rule)) for key, rule in RULES.items() if rule.draft is not None]
+    for key, rule in on_drafts:
+        check(world, tally, key, rule)
+    draft_checks = tally.checks - matrix_checks
     for actor, method, path, rule, expected in OBJECT_CASES:
         check(world, tally, (method, path), replace(rule, expect={actor: expected}), [actor])
     print(
         f"matrice di autorizzazione: {routes} rotte × {len(ACTORS)} attori = {matrix_checks} verifiche "
+        f"+ {len(on_drafts)} rotte × {len(ACTORS)} attori sulla bozza D = {draft_checks} "
         f"+ {len(OBJECT_CASES)} casi per identificativo ({tally.denied} modifiche rifiutate, banca dati invariata), "
         f"{len(tally.failures)} difformità, {time.perf_counter() - started:.1f} s"
     )
     assert not tally.failures, f"{len(tally.failures)} difformità:\n" + "\n".join(tally.failures[:60])
     assert matrix_checks == routes * len(ACTORS) >= 98 * 9
+    assert draft_checks == len(on_drafts) * len(ACTORS) >= 35 * 9
     owner = world.actors[REP_A].client.get(
         f"{API}/applications/{world.scene.app_a}/documents/{world.scene.act_pdf_a}/file",
         headers=world.actors[REP_A].bearer,

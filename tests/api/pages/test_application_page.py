@@ -115,7 +115,7 @@ def test_a_draft_shows_data_roster_documents_lifecycle_and_the_representatives_l
 
 def test_only_the_first_fifty_enterprises_are_listed(client: TestClient, people: People, factory: Factory) -> None:
     application = factory.application(people.district, enterprises=60)
-    login_as(client, people.official)
+    login_as(client, people.rep)  # a draft: its representative's
     html = open_page(client, application.id or 0)
     assert "60 imprese" in html and "Sono mostrate le prime 50 imprese su 60." in html
     assert html.count('<td class="num">') >= 100  # row numbers and employees of 50 rows
@@ -337,13 +337,17 @@ def test_competence_other_district_other_office_unknown_id_anonymous(
     doc_id = client.get(f"{API}/applications/{app_id}/documents", headers=auth(people.rep)).json()[0]["id"]
     anonymous = client.get(f"/pratiche/{app_id}", follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/accesso?dopo=")
+    urls = (f"/pratiche/{app_id}", f"/pratiche/{app_id}/documenti/{doc_id}", f"/pratiche/{app_id}/scadenze.ics")
+    for outsider in (people.other_rep, people.official_agri, people.official):  # a draft: not even found
+        login_as(client, outsider)
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 404 and f"pratica {app_id} non trovata" in response.text, url
+            assert people.district.name not in response.text
+    act(client, app_id, "submit", auth(people.rep))
     for outsider in (people.other_rep, people.official_agri):
         login_as(client, outsider)
-        for url in (
-            f"/pratiche/{app_id}",
-            f"/pratiche/{app_id}/documenti/{doc_id}",
-            f"/pratiche/{app_id}/scadenze.ics",
-        ):
+        for url in urls:
             response = client.get(url)
             assert response.status_code == 403, url
             assert "pratica fuori dalla sua competenza" in response.text
@@ -354,7 +358,7 @@ def test_competence_other_district_other_office_unknown_id_anonymous(
             follow_redirects=False,
         )  # fmt: skip
         assert response.status_code == 403
-    assert state_of(session, app_id) == State.DRAFT
+    assert state_of(session, app_id) == State.SUBMITTED
     login_as(client, people.official)
     missing = client.get(f"/pratiche/{app_id + 1000}")
     assert missing.status_code == 404 and f"pratica {app_id + 1000} non trovata" in missing.text
@@ -407,7 +411,7 @@ def test_a_document_downloads_with_its_stored_content(
 ) -> None:
     app_id = draft_ready(client, auth(people.rep))
     docs = fetch(session, select(Document).where(Document.application_id == app_id).order_by(col(Document.id)))
-    login_as(client, people.official)
+    login_as(client, people.rep)  # a draft: its representative's
     for doc in docs:
         response = client.get(f"/pratiche/{app_id}/documenti/{doc.id}")
         assert response.status_code == 200
@@ -433,9 +437,12 @@ def test_the_deadlines_calendar_is_the_apis(client: TestClient, auth: Http, peop
 def test_the_census_kind_has_its_own_path(client: TestClient, people: People, factory: Factory) -> None:
     census_district = factory.district(section=5)
     application = factory.application(census_district, kind=ApplicationKind.CENSUS, enterprises=3)
+    application.state = State.SUBMITTED  # the office sees it once submitted
+    factory.session.add(application)
+    factory.session.commit()
     login_as(client, people.official)
     html = open_page(client, application.id or 0)
     stages = re.findall(r'<li class="[a-z ]+"[^>]*>([^<]+)<span', html)
     assert stages == ["Bozza", "Presentata", "Verifica di completezza", "Censito"]
-    assert forms_on(html) == expected(State.DRAFT, Role.OFFICIAL, ApplicationKind.CENSUS) == []
+    assert forms_on(html) == expected(State.SUBMITTED, Role.OFFICIAL, ApplicationKind.CENSUS) == ["start_review"]
     assert Event.REGISTER.value not in forms_on(html)

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from models.application import Application, ProtocolEntry
-from models.district import MemberEnterprise
+from models.district import District, MemberEnterprise
 from models.enums import Event, State
 from models.registry import AnnualReport, RegistryEntry
 from tests.api_support import People, fetch
@@ -56,7 +56,8 @@ def report(session: Session, j: Journey, year: int, state: State, due_on: date, 
 
 @dataclass
 class Scene:
-    draft: Application
+    draft: Application  # its representative's only: in no list or count of the office (models.access)
+    submitted: Journey  # not yet under review: no responsible official
     overdue: Journey
     lapsing: Journey
     within: Journey
@@ -68,6 +69,9 @@ class Scene:
 @pytest.fixture
 def scene(factory: Factory, session: Session, people: People) -> Scene:
     draft = factory.application(people.district, enterprises=2)
+    submitted = Journey(factory)
+    submitted.day = at(date(2026, 2, 27))
+    submitted.do(Event.SUBMIT, days_later=0)  # deadline 30/03
     overdue = started(factory, submitted=date(2026, 1, 12), name="Distretto della ceramica")  # deadline 11/02
     lapsing = started(factory, submitted=date(2026, 2, 2))  # deadline 04/03: 2 days left
     within = started(factory, section=2, submitted=date(2026, 2, 20))  # deadline 23/03: 21 days left
@@ -83,7 +87,7 @@ def scene(factory: Factory, session: Session, people: People) -> Scene:
     report(session, active, 2024, State.REPORT_OPEN, date(2025, 3, 31))  # overdue
     report(session, active, 2025, State.REPORT_OPEN, date(2026, 3, 31))  # not yet due
     agri_overdue = started(factory, section=6, submitted=date(2026, 1, 5))
-    return Scene(draft, overdue, lapsing, within, integration, active, agri_overdue)
+    return Scene(draft, submitted, overdue, lapsing, within, integration, active, agri_overdue)
 
 
 def links(html: str) -> dict[str, str]:
@@ -139,8 +143,8 @@ def test_dashboard_counts_link_to_exactly_their_items(client: TestClient, people
     assert "entro 10 giorni" in html and "entro 180 giorni" in html
     assert found["0 Comunicazioni non recapitate"] == "/ufficio/comunicazioni?stato=failed"
     stages = re.findall(r'<th scope="row">([^<]+)</th><td class="num"><a href="([^"]+)"[^>]*>(\d+)</a>', html)
-    assert stages == [
-        ("Bozza", f"{LIST}?stato=draft", "1"),
+    assert stages == [  # no draft: those are their representatives' (models.access)
+        ("Presentata", f"{LIST}?stato=submitted", "1"),
         ("Verifica di completezza", f"{LIST}?stato=completeness_check", "3"),
         ("Integrazione richiesta", f"{LIST}?stato=integration_requested", "1"),
         ("Attivo nel registro", f"{LIST}?stato=active", "1"),
@@ -198,13 +202,13 @@ def test_work_list_table_and_filters(client: TestClient, people: People, scene: 
     lapsing_row = html[: html.index(f'href="/pratiche/{scene.lapsing.app.id}"')].rsplit("<tr>", 1)[1]
     assert "di 30 giorni usati, 2 rimasti" in lapsing_row and "Oltre il termine" not in lapsing_row
     assert listed(client, f"{LIST}?sezione=2") == (1, [scene.within.app.id])
-    assert listed(client, f"{LIST}?stato=draft") == (1, [scene.draft.id])
+    assert listed(client, f"{LIST}?stato=draft") == (0, [])  # a draft is its representative's only
     assert listed(client, f"{LIST}?ufficio=ricerca")[0] == 6
     assert listed(client, f"{LIST}?ufficio=agricoltura") == (0, [])  # outside competence: nothing
     assert listed(client, f"{LIST}?sezione=6") == (0, [])
     mine = listed(client, f"{LIST}?responsabile={scene.lapsing.official.id}")
     assert mine == (1, [scene.lapsing.app.id])
-    assert listed(client, f"{LIST}?responsabile=nessuno") == (1, [scene.draft.id])
+    assert listed(client, f"{LIST}?responsabile=nessuno") == (1, [scene.submitted.app.id])
     combined = listed(client, f"{LIST}?stato=completeness_check&scaduti=1&sezione=1")
     assert combined == (1, [scene.overdue.app.id])
     assert listed(client, f"{LIST}?stato=draft&scaduti=1") == (0, [])
@@ -235,20 +239,27 @@ def test_search_by_name_protocol_and_tax_code(
 
 
 def test_pagination_keeps_the_filters(client: TestClient, people: People, factory: Factory) -> None:
-    drafts = sorted((factory.application(people.district, enterprises=1).id or 0 for _ in range(27)), reverse=True)
-    factory.application(people.agri_district, enterprises=1)
+    def submitted(district: District) -> int:
+        application = factory.application(district, enterprises=1)
+        application.state = State.SUBMITTED  # set straight: the list only reads the state
+        factory.session.add(application)
+        factory.session.commit()
+        return application.id or 0
+
+    files = sorted((submitted(people.district) for _ in range(27)), reverse=True)
+    submitted(people.agri_district)
     page_login(client, people.official)
-    first = client.get(f"{LIST}?stato=draft&sezione=1")
-    total, ids = listed(client, f"{LIST}?stato=draft&sezione=1")
+    first = client.get(f"{LIST}?stato=submitted&sezione=1")
+    total, ids = listed(client, f"{LIST}?stato=submitted&sezione=1")
     assert total == 27 and len(ids) == 25 and "pagina 1 di 2" in first.text
-    assert ids == drafts[:25]
+    assert ids == files[:25]
     found = links(first.text)
-    assert found["Pagina successiva"] == f"{LIST}?stato=draft&sezione=1&pagina=2"
+    assert found["Pagina successiva"] == f"{LIST}?stato=submitted&sezione=1&pagina=2"
     assert "Pagina precedente" not in found
     second = client.get(found["Pagina successiva"])
     total, ids = listed(client, found["Pagina successiva"])
-    assert total == 27 and ids == drafts[25:]
-    assert links(second.text)["Pagina precedente"] == f"{LIST}?stato=draft&sezione=1"
+    assert total == 27 and ids == files[25:]
+    assert links(second.text)["Pagina precedente"] == f"{LIST}?stato=submitted&sezione=1"
     assert "Pagina successiva" not in links(second.text)
 
 
