@@ -29,7 +29,7 @@ from markupsafe import escape
 from sqlmodel import Session, col, func, select
 
 from models.district import District
-from models.enums import NotificationStatus
+from models.enums import NotificationStatus, State
 from models.notification import Notification
 from models.people import User
 from notifications.sender import SmtpConfig
@@ -294,6 +294,9 @@ def test_outbox_page_and_dashboard_show_the_failed_mail_and_its_reason(
 ) -> None:  # fmt: skip
     port, _ = catcher
     application = factory.application(people.district)
+    application.state, application.submitted_at = State.SUBMITTED, now  # a draft's mails are its district's
+    session.add(application)
+    session.commit()
     ids = queue_batch(session, application.id, now, good=10)
     asyncio.run(deliver(as_of=now, limit=500, config=_config(port)))
     failed = _rows(session)[ids["crlf"]]
