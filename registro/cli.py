@@ -110,12 +110,17 @@ def create_user(
     from models.enums import Role
     from models.people import User
     from registro.db import session_scope
+    from registro.password_policy import password_problem
     from registro.passwords import hash_password
 
     try:
         role_value = Role(role)
     except ValueError:
         raise typer.BadParameter(f"ruolo sconosciuto: {role}") from None
+    problem = password_problem(password, username=username, full_name=full_name, email=email)
+    if problem:
+        typer.echo(f"Password non accettata: {problem}.", err=True)
+        raise typer.Exit(1)
     with session_scope() as session:
         session.add(
             User(

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
-from api.auth import MIN_PASSWORD_LENGTH, LoginThrottle, authenticate, change_password, get_throttle
+from api.auth import MIN_PASSWORD_LENGTH, LoginThrottle, PasswordTurn, authenticate, change_password, get_throttle
 from api.deps import NowDep, SessionDep, token_hash
 from api.errors import TooManyAttempts, Unauthorized
+from api.login_limits import client_address
 from api.pages.web import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -40,6 +41,7 @@ def login_form(request: Request, session: SessionDep, now: NowDep, dopo: str = "
 
 @router.post("/accesso", response_class=HTMLResponse)
 def login(
+    _turn: PasswordTurn,
     request: Request,
     session: SessionDep,
     now: NowDep,
@@ -48,7 +50,7 @@ def login(
     password: Annotated[str, Form(max_length=200)] = "",
     dopo: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     try:
         user, token, _ = authenticate(session, throttle, username=username, password=password, address=address, now=now)
     except (Unauthorized, TooManyAttempts) as exc:
@@ -79,6 +81,7 @@ def password_form(request: Request, user: PageUser) -> Response:
 
 @router.post("/profilo/password", response_class=HTMLResponse)
 def password_change(
+    _turn: PasswordTurn,
     request: Request,
     user: PageUser,
     session: SessionDep,
@@ -97,7 +100,7 @@ def password_change(
         return again(422, "Ripeti la nuova password: le due password non coincidono")
     raw = request.cookies.get(SESSION_COOKIE, "")
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     try:
         change_password(
             session, throttle, user=user, keep_token_id=token.id if token else None, current=current_password,

@@ -49,7 +49,7 @@ def test_a_token_from_an_anonymous_visit_is_refused_for_a_session(
     client: TestClient, app: FastAPI, people: People
 ) -> None:
     anonymous = TestClient(app, raise_server_exceptions=False)
-    anonymous_token = csrf_of(anonymous.get("/registro").text)
+    anonymous_token = csrf_of(anonymous.get("/accesso").text)
     page_login(client, people.official)
     client.cookies.set(CSRF_COOKIE, anonymous.cookies[CSRF_COOKIE])
     assert logout(client, anonymous_token) == 403

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from api import auth
 from registro.embedded import plan
 from registro.serve import PROJECT_ROOT
-from registro.settings import Settings
+from registro.settings import Settings, get_settings
 from tests.api_support import API, People
 from tests.factories import PASSWORD
 from tests.live_server import serve_in_thread
@@ -158,8 +158,17 @@ def test_the_throttles_memory_is_bounded() -> None:
 # ---- failed logins and the public pages ---------------------------------------------------------------------
 
 
+@pytest.fixture
+def short_wait_for_a_turn(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("REGISTRO_PASSWORD_WAIT_SECONDS", "0.5")  # then 503
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 def test_failed_logins_waiting_for_argon2_do_not_hold_up_the_public_pages(
-    app: FastAPI, people: People, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, people: People, monkeypatch: pytest.MonkeyPatch, short_wait_for_a_turn: None
 ) -> None:
     release = threading.Event()
     checking = threading.Semaphore(0)
