@@ -26,6 +26,7 @@ from api.pages.web import (
 )
 from models.errors import InvalidInput
 from models.people import ApiToken
+from registro.passwords import PasswordHashingBusy
 from registro.settings import get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -53,9 +54,9 @@ def login(
     address = client_address(request)
     try:
         user, token, _ = authenticate(session, throttle, username=username, password=password, address=address, now=now)
-    except (Unauthorized, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
-        return page(request, "login.html.j2", status, next_url=dopo, username=username[:64], errors=[exc.message])
+    except (Unauthorized, TooManyAttempts, PasswordHashingBusy) as exc:
+        errors = [exc.message]
+        return page(request, "login.html.j2", exc.status_code, next_url=dopo, username=username[:64], errors=errors)
     response = redirect(safe_next(dopo, user), f"Benvenuto, {user.full_name}.")
     start_session(request, response, token, max_age=get_settings().token_ttl_hours * 3600)
     return response
@@ -109,7 +110,9 @@ def password_change(
     except InvalidInput as exc:
         return again(422, f"Nuova password: {exc.message}")
     except (Unauthorized, TooManyAttempts) as exc:
-        return again(429 if isinstance(exc, TooManyAttempts) else 401, f"Password attuale: {exc.message}")
+        return again(exc.status_code, f"Password attuale: {exc.message}")
+    except PasswordHashingBusy as exc:
+        return again(exc.status_code, exc.message)
     return redirect(
         home_of(user), "Password modificata: le altre sessioni aperte con il suo nome utente sono state chiuse."
     )

@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,14 +57,15 @@ def local_client(base_url: str, address: str) -> httpx.Client:
 # ---- the API as `registro run` starts it -----------------------------------------------------------------
 
 
-@pytest.fixture
-def embedded_api(people: People, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def api_as_registro_run_starts_it(tmp_path: Path, trusted_proxies: str = "") -> Iterator[str]:
     """uvicorn with the argv of ``registro.embedded.plan`` (its own process), on the test database."""
     port = free_port()
-    settings = Settings(api_host="127.0.0.1", api_port=port)
+    settings = Settings(api_host="127.0.0.1", api_port=port, trusted_proxies=trusted_proxies)
     api = next(child for group in plan(settings, tmp_path) for child in group if child.name == "api")
     path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, **api.env, "REGISTRO_FLOW_DISPATCH": "inprocess", "PYTHONPATH": path}
+    env["REGISTRO_TRUSTED_PROXIES"] = trusted_proxies
     env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn's own default, as on a fresh machine
     log = (tmp_path / "api.log").open("w")
     proc = subprocess.Popen(api.argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -90,6 +92,23 @@ def embedded_api(people: People, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def embedded_api(people: People, tmp_path: Path) -> Iterator[str]:
+    with api_as_registro_run_starts_it(tmp_path) as base:
+        yield base
+
+
+def test_registro_run_believes_proxy_headers_only_from_the_configured_proxies(tmp_path: Path) -> None:
+    def api_argv(**settings: str) -> list[str]:
+        groups = plan(Settings(**settings), tmp_path)  # type: ignore[arg-type]
+        return next(child.argv for group in groups for child in group if child.name == "api")
+
+    assert "--no-proxy-headers" in api_argv() and "--forwarded-allow-ips" not in api_argv()
+    behind = api_argv(trusted_proxies="10.0.0.5, 10.0.0.6")
+    assert "--proxy-headers" in behind
+    assert behind[behind.index("--forwarded-allow-ips") + 1] == "10.0.0.5,10.0.0.6"
+
+
 def test_a_forwarded_for_header_from_a_client_gives_no_fresh_attempts(embedded_api: str, people: People) -> None:
     with local_client(embedded_api, "127.0.0.1") as attacker:
         statuses = [
@@ -106,6 +125,20 @@ def test_an_attacker_naming_the_owners_address_cannot_lock_the_owner_out(embedde
             token(attacker, people.head.username, WRONG, **{"X-Forwarded-For": "127.0.0.3"})
     with local_client(embedded_api, "127.0.0.3") as owner:
         assert token(owner, people.head.username, PASSWORD) == 200
+
+
+def test_behind_a_configured_proxy_only_the_proxy_is_believed(people: People, tmp_path: Path) -> None:
+    with api_as_registro_run_starts_it(tmp_path, trusted_proxies="127.0.0.1") as base:
+        with local_client(base, "127.0.0.1") as proxy:  # seven clients, as the proxy forwards them
+            forwarded = [
+                token(proxy, people.head.username, WRONG, **{"X-Forwarded-For": f"203.0.113.{i}"}) for i in range(7)
+            ]
+        with local_client(base, "127.0.0.2") as client:  # not a proxy: its header is not believed
+            direct = [
+                token(client, people.rep.username, WRONG, **{"X-Forwarded-For": f"203.0.113.{i}"}) for i in range(7)
+            ]
+    assert forwarded == [401] * 7
+    assert direct == [401] * 5 + [429, 429]
 
 
 # ---- the throttle's rules (the app in-process, one client address per TestClient) -------------------------
