@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from models.enums import Role
 from models.people import User
+from registro.bootstrap import ensure_admin
 from registro.cli import app as cli
 from tests.api_support import API, People, fetch, login
 from tests.factories import PASSWORD, Factory
@@ -102,3 +103,14 @@ def test_create_user_on_the_command_line_refuses_a_weak_password(session: Sessio
     assert fetch(session, select(User).where(User.username == "luca.bianchi")) == []
     good = runner.invoke(cli, [*args, "--password", "Tramonto sul Gargano, 1987"])
     assert good.exit_code == 0, good.output
+
+
+def test_the_first_administrators_password_from_the_environment_is_checked(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRO_ADMIN_PASSWORD", "passwordpassword")
+    with pytest.raises(SystemExit, match="REGISTRO_ADMIN_PASSWORD non accettata: la password ripete"):
+        ensure_admin(session)
+    assert fetch(session, select(User).where(User.role == Role.ADMIN)) == []
+    monkeypatch.setenv("REGISTRO_ADMIN_PASSWORD", "il faro di Punta Palascia")
+    assert ensure_admin(session) == "il faro di Punta Palascia"
