@@ -121,9 +121,6 @@ class _Failures:
     def clear(self, key: Hashable) -> None:
         self._times.pop(key, None)
 
-    def __len__(self) -> int:
-        return len(self._times)
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -180,9 +177,6 @@ class LoginThrottle:
             self._pairs.discard((attempt.username, attempt.network), attempt.at)
             self._networks.discard(attempt.network, attempt.at)
             self._usernames.discard(attempt.username, attempt.at)
-
-    def records(self) -> int:
-        return len(self._pairs) + len(self._networks) + len(self._usernames)
 
 
 class PasswordTurns:

@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api import auth
+from registro.db import get_engine
 from registro.embedded import plan
 from registro.serve import PROJECT_ROOT
 from registro.settings import Settings, get_settings
@@ -223,6 +224,7 @@ def test_failed_logins_waiting_for_argon2_do_not_hold_up_the_public_pages(
         try:
             assert checking.acquire(timeout=30), "no login reached the password check"
             time.sleep(1.0)  # the others are in line by now
+            connections = get_engine().pool.checkedout()  # type: ignore[attr-defined]
             started = time.monotonic()
             with local_client(base, "127.0.0.5") as visitor:
                 public = visitor.get("/registro", timeout=15)
@@ -231,6 +233,7 @@ def test_failed_logins_waiting_for_argon2_do_not_hold_up_the_public_pages(
             release.set()
             results = [f.result(timeout=60) for f in futures]
     assert public.status_code == 200
+    assert connections <= get_settings().password_hashing_concurrency, connections  # none held while in line
     assert elapsed < 5, f"{elapsed:.1f} s"
     assert set(results) <= {401, 503}, results
     assert 503 in results  # the ones that waited too long for a turn: told to retry, not piled up
