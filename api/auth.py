@@ -106,7 +106,16 @@ def authenticate(
     return user, token, expires_at
 
 
-@router.post("/token", response_model=TokenRead, summary="Accesso: restituisce un token")
+@router.post(
+    "/token",
+    response_model=TokenRead,
+    summary="Accesso: restituisce un token",
+    responses={
+        401: {"description": "Nome utente o password non corretti"},
+        429: {"description": "Troppi tentativi non riusciti da questo indirizzo (Retry-After)"},
+        503: {"description": "Troppi controlli di password in corso: riprovare tra qualche secondo"},
+    },
+)
 def login(
     _turn: PasswordTurn,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
