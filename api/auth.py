@@ -1,17 +1,16 @@
 """Login with username and password (Argon2), opaque bearer tokens stored as SHA-256, logout,
 password change (every other session of the user ends).
 
-Repeated failed logins for the same username from the same address are throttled. The counter
-lives in the process's memory (one per app): enough for one API process; several processes
-behind a balancer would each count on their own (a shared store is a later step).
+Failed password checks are throttled per username and address, per address and per username
+(``api.login_limits.LoginThrottle``); every route that checks or hashes a password first waits for
+its turn (``PasswordTurn``: at most a few at once, the others waiting on the event loop, then 503).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-import threading
-from collections import defaultdict, deque
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -21,59 +20,50 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, delete, select
 
 from api.deps import CurrentToken, CurrentUser, NowDep, SessionDep, token_hash
-from api.errors import TooManyAttempts, Unauthorized
+from api.errors import Unauthorized
+from api.login_limits import WINDOW, LoginThrottle, PasswordTurns, client_address
 from api.schemas import MeRead, TokenRead
 from models.errors import InvalidInput
 from models.people import ApiToken, User
-from registro.passwords import hash_password, verify_password
+from registro.password_policy import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from registro.password_policy import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from registro.password_policy import password_problem
+from registro.passwords import PasswordHashingBusy, hash_password, verify_password
 from registro.settings import get_settings
+
+__all__ = ["MIN_PASSWORD_LENGTH", "WINDOW", "LoginThrottle", "PasswordTurns"]
 
 log = logging.getLogger("registro.api")
 
 router = APIRouter(prefix="/auth", tags=["Accesso"])
 
-MAX_FAILURES = 5
-MIN_PASSWORD_LENGTH = 12
-WINDOW = timedelta(minutes=15)
+TURNS_PER_ADDRESS = 4  # a client's logins waiting or running at once
 
 
-class LoginThrottle:
-    """At most MAX_FAILURES failed logins per (username, address) within WINDOW."""
-
-    def __init__(self, max_failures: int = MAX_FAILURES, window: timedelta = WINDOW) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self._failures: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: datetime) -> deque[datetime]:
-        failures = self._failures[key]
-        while failures and now - failures[0] >= self.window:
-            failures.popleft()
-        return failures
-
-    def check(self, key: tuple[str, str], now: datetime) -> None:
-        with self._lock:
-            failures = self._recent(key, now)
-            if len(failures) >= self.max_failures:
-                wait = failures[0] + self.window - now
-                minutes = max(1, int(wait.total_seconds() // 60) + 1)
-                raise TooManyAttempts(
-                    f"troppi tentativi di accesso non riusciti: riprovare tra {minutes} minuti",
-                    retry_after_seconds=int(wait.total_seconds()) + 1,
-                    headers={"Retry-After": str(int(wait.total_seconds()) + 1)},
-                )
-
-    def failed(self, key: tuple[str, str], now: datetime) -> None:
-        with self._lock:
-            self._recent(key, now).append(now)
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+def password_turns() -> PasswordTurns:
+    settings = get_settings()
+    return PasswordTurns(
+        limit=settings.password_hashing_concurrency,
+        wait_seconds=settings.password_wait_seconds,
+        per_address=TURNS_PER_ADDRESS,
+    )
 
 
-def get_throttle(request: Request) -> LoginThrottle:
+async def password_turn(request: Request) -> AsyncIterator[None]:
+    """Waits for a turn at the password check (``api.login_limits.PasswordTurns``) before the route
+    opens its database session: declare it first. Released as soon as the route returns."""
+    state = request.app.state
+    if not hasattr(state, "password_turns"):  # one per app, made on its event loop
+        state.password_turns = password_turns()
+    turns: PasswordTurns = state.password_turns
+    async with turns.turn(request):
+        yield
+
+
+PasswordTurn = Annotated[None, Depends(password_turn, scope="function")]
+
+
+async def get_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.login_throttle
     return throttle
 
@@ -91,16 +81,19 @@ def _equal_time_miss(password: str) -> None:
 def authenticate(
     session: Session, throttle: LoginThrottle, *, username: str, password: str, address: str, now: datetime
 ) -> tuple[User, str, datetime]:
-    """Checks the password (throttled per username and address) and issues a new opaque token."""
-    key = (username.strip().lower(), address)
-    throttle.check(key, now)
-    user = session.exec(select(User).where(User.username == username.strip())).first()
-    if user is None:
-        _equal_time_miss(password)
-    if user is None or not user.active or not verify_password(user.password_hash, password):
-        throttle.failed(key, now)
+    """Checks the password (throttled: ``LoginThrottle``) and issues a new opaque token."""
+    attempt = throttle.begin(username, address, now)
+    try:
+        user = session.exec(select(User).where(User.username == username.strip())).first()
+        if user is None:
+            _equal_time_miss(password)
+        right = user is not None and user.active and verify_password(user.password_hash, password)
+    except PasswordHashingBusy:
+        throttle.undo(attempt)
+        raise
+    if not right or user is None:
         raise Unauthorized("nome utente o password non corretti")
-    throttle.succeeded(key)
+    throttle.succeeded(attempt)
     session.commit()  # ends the read (see api.deps.READS_FIRST_ROUTES): the write lock is taken from here
     session.refresh(user)
     if not user.active:  # deactivated while the password was being checked
@@ -113,15 +106,25 @@ def authenticate(
     return user, token, expires_at
 
 
-@router.post("/token", response_model=TokenRead, summary="Accesso: restituisce un token")
+@router.post(
+    "/token",
+    response_model=TokenRead,
+    summary="Accesso: restituisce un token",
+    responses={
+        401: {"description": "Nome utente o password non corretti"},
+        429: {"description": "Troppi tentativi non riusciti da questo indirizzo (Retry-After)"},
+        503: {"description": "Troppi controlli di password in corso: riprovare tra qualche secondo"},
+    },
+)
 def login(
+    _turn: PasswordTurn,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
     session: SessionDep,
     now: NowDep,
     throttle: Annotated[LoginThrottle, Depends(get_throttle)],
 ) -> TokenRead:
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     _, token, expires_at = authenticate(
         session, throttle, username=form.username, password=form.password, address=address, now=now
     )
@@ -146,21 +149,17 @@ def logout(token: CurrentToken, session: SessionDep) -> Response:
 class PasswordChangeIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=200, description="La password attuale")
     new_password: str = Field(
-        min_length=MIN_PASSWORD_LENGTH, max_length=200, description="La nuova password (almeno 12 caratteri)"
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="La nuova password: almeno 12 caratteri, non tra le più comuni, senza il proprio nome",
     )
 
 
 def new_password_problem(user: User, current: str, new: str) -> str | None:
-    """Why the new password is not acceptable (Italian), or None."""
-    if len(new) < MIN_PASSWORD_LENGTH:
-        return f"la nuova password deve avere almeno {MIN_PASSWORD_LENGTH} caratteri"
-    if len(new) > 200:
-        return "la nuova password può avere al massimo 200 caratteri"
-    if new.strip().lower() == user.username.strip().lower():
-        return "la nuova password non può coincidere con il nome utente"
+    """Why the new password is not acceptable (Italian), or None (``registro.password_policy``)."""
     if new == current:
         return "la nuova password deve essere diversa da quella attuale"
-    return None
+    return password_problem(new, username=user.username, full_name=user.full_name, email=user.email)
 
 
 def change_password(
@@ -176,12 +175,15 @@ def change_password(
 ) -> int:
     """Checks the current password (throttled like the login), stores the new one, ends every other
     session of the user (the one making the change stays). Returns how many sessions were ended."""
-    key = (user.username.strip().lower(), address)
-    throttle.check(key, now)
-    if not verify_password(user.password_hash, current):
-        throttle.failed(key, now)
+    attempt = throttle.begin(user.username, address, now)
+    try:
+        right = verify_password(user.password_hash, current)
+    except PasswordHashingBusy:
+        throttle.undo(attempt)
+        raise
+    if not right:
         raise Unauthorized("la password attuale non è corretta")
-    throttle.succeeded(key)
+    throttle.succeeded(attempt)
     problem = new_password_problem(user, current, new)
     if problem:
         raise InvalidInput(problem, field="new_password")
@@ -204,10 +206,13 @@ def change_password(
     summary="Cambio della password: le altre sessioni dell'utente non valgono più",
     responses={
         401: {"description": "Password attuale non corretta (o accesso non effettuato)"},
-        422: {"description": "Nuova password non valida (almeno 12 caratteri, diversa dal nome utente)"},
+        422: {"description": "Nuova password non valida (almeno 12 caratteri, non comune, senza il proprio nome)"},
+        429: {"description": "Troppi tentativi non riusciti"},
+        503: {"description": "Troppi controlli di password in corso: riprovare tra qualche secondo"},
     },
 )
 def password(
+    _turn: PasswordTurn,
     body: PasswordChangeIn,
     request: Request,
     token: CurrentToken,
@@ -216,7 +221,7 @@ def password(
     now: NowDep,
     throttle: Annotated[LoginThrottle, Depends(get_throttle)],
 ) -> Response:
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     change_password(
         session, throttle, user=user, keep_token_id=token.id, current=body.current_password,
         new=body.new_password, address=address, now=now,

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from registro.fake_enterprises import make_roster  # noqa: E402
 
-ADMIN_PASSWORD = "bench-admin-password-1"
+ADMIN_PASSWORD = "il faro di Punta Palascia"  # registro.password_policy
 PASSWORD = "bench-password-12345"
 WAIT_SECONDS = 10  # the driver awaits each action's outcome on the server (GET /actions/{id}?wait=)
 OFFICIAL, HEAD, COMMITTEE = "funz.bench", "dir.bench", ("val1.bench", "val2.bench", "val3.bench")

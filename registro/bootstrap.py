@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from models.enums import Role
 from models.people import User
 from registro.db import get_engine
+from registro.password_policy import password_problem
 from registro.passwords import hash_password
 from registro.settings import get_settings
 
@@ -40,7 +41,11 @@ def ensure_admin(session: Session, *, username: str = "admin", password: str | N
     """Creates the first administrator if there is none; returns the password it set, or None."""
     if session.exec(select(User).where(User.role == Role.ADMIN)).first() is not None:
         return None
-    password = password or os.environ.get("REGISTRO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    chosen = os.environ.get("REGISTRO_ADMIN_PASSWORD") if password is None else None
+    problem = chosen and password_problem(chosen, username=username, full_name="Amministratore")
+    if problem:  # registro.password_policy, as for every password set by hand
+        raise SystemExit(f"REGISTRO_ADMIN_PASSWORD non accettata: {problem}.")
+    password = password or chosen or secrets.token_urlsafe(12)
     session.add(
         User(
             username=username,

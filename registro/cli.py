@@ -147,6 +147,7 @@ def create_user(
     from models.enums import Role
     from models.people import User
     from registro.db import session_scope
+    from registro.password_policy import password_problem
     from registro.passwords import hash_password
 
     try:
@@ -154,6 +155,10 @@ def create_user(
     except ValueError:
         raise typer.BadParameter(f"ruolo sconosciuto: {role}") from None
     _check_user_text(username=username, full_name=full_name, email=email, office=office)
+    problem = password_problem(password, username=username, full_name=full_name, email=email)
+    if problem:
+        typer.echo(f"Password non accettata: {problem}.", err=True)
+        raise typer.Exit(1)
     with session_scope() as session:
         session.add(
             User(

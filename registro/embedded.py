@@ -33,7 +33,7 @@ from registro import local_secrets
 from registro.mailcatcher import READY_LINE as MAIL_READY
 from registro.serve import DRAIN_SECONDS, PROJECT_ROOT
 from registro.serve import READY_LINE as RUNNER_READY
-from registro.settings import FlowDispatch, Settings, get_settings, is_production
+from registro.settings import FlowDispatch, Settings, get_settings, is_production, uvicorn_proxy_args
 from registro.stage_worker import READY_LINE as WORKER_READY
 
 START_TIMEOUT = 90.0  # seconds for each child to become ready
@@ -295,7 +295,7 @@ def plan(settings: Settings, data_dir: Path) -> list[list[Child]]:
     api_argv = ["--host", settings.api_host, "--port", str(settings.api_port), "--no-use-colors"]
     api = Child(
         "api",
-        [python, "-m", "uvicorn", "api.main:app", *api_argv],
+        [python, "-m", "uvicorn", "api.main:app", *api_argv, *uvicorn_proxy_args(settings)],
         ready_check=_answers(_client_host(settings.api_host), settings.api_port),
         # prefect's logging config gives the "uvicorn" loggers this level: keep the API's own lines
         env={"PREFECT_SERVER_LOGGING_LEVEL": "INFO", "REGISTRO_FLOW_DISPATCH": dispatch.value},

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     # argon2 cost; tests lower it, production keeps the library defaults
     password_time_cost: int = 3
     password_memory_cost: int = 65536
+    # Argon2 computations at once in a process, each of password_memory_cost KiB (registro.passwords)
+    password_hashing_concurrency: int = Field(default_factory=lambda: min(4, max(1, (os.cpu_count() or 1) // 2)), ge=1)
+    # seconds a login waits for its turn at the password check before a 503 (api.login_limits)
+    password_wait_seconds: float = Field(default=3.0, gt=0)
+    # addresses of the reverse proxies whose X-Forwarded-For / -Proto the API believes (uvicorn's
+    # --forwarded-allow-ips), comma-separated; empty: none, the socket's address is the client's
+    trusted_proxies: str = ""
+    # the site's public origin (e.g. https://registro.regione.example), comma-separated if several: the only
+    # Origin a form may come from; empty: the request's own (scheme and Host, as a trusted proxy forwards them)
+    site_origin: str = ""
 
     smtp_host: str = ""  # empty: local capture server started by the run command
     smtp_port: int = 8025
@@ -185,6 +195,12 @@ def _prefect_problems() -> list[str]:
     if api.url and not api.url.startswith("https://") and urlsplit(api.url).hostname not in LOOPBACK:
         problems.append("PREFECT_API_URL deve usare https:// verso un server Prefect su un'altra macchina")
     return problems
+
+
+def uvicorn_proxy_args(settings: Settings) -> list[str]:
+    """uvicorn's options for proxy headers: believed only from ``REGISTRO_TRUSTED_PROXIES``."""
+    proxies = ",".join(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
+    return ["--proxy-headers", "--forwarded-allow-ips", proxies] if proxies else ["--no-proxy-headers"]
 
 
 def _url_password(url: str) -> str | None:

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
-from api.auth import MIN_PASSWORD_LENGTH, LoginThrottle, authenticate, change_password, get_throttle
+from api.auth import MIN_PASSWORD_LENGTH, LoginThrottle, PasswordTurn, authenticate, change_password, get_throttle
 from api.deps import NowDep, SessionDep, token_hash
 from api.errors import TooManyAttempts, Unauthorized
+from api.login_limits import client_address
 from api.pages.web import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -25,6 +26,7 @@ from api.pages.web import (
 )
 from models.errors import InvalidInput
 from models.people import ApiToken
+from registro.passwords import PasswordHashingBusy
 from registro.settings import get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -40,6 +42,7 @@ def login_form(request: Request, session: SessionDep, now: NowDep, dopo: str = "
 
 @router.post("/accesso", response_class=HTMLResponse)
 def login(
+    _turn: PasswordTurn,
     request: Request,
     session: SessionDep,
     now: NowDep,
@@ -48,12 +51,12 @@ def login(
     password: Annotated[str, Form(max_length=200)] = "",
     dopo: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     try:
         user, token, _ = authenticate(session, throttle, username=username, password=password, address=address, now=now)
-    except (Unauthorized, TooManyAttempts) as exc:
-        status = 429 if isinstance(exc, TooManyAttempts) else 401
-        return page(request, "login.html.j2", status, next_url=dopo, username=username[:64], errors=[exc.message])
+    except (Unauthorized, TooManyAttempts, PasswordHashingBusy) as exc:
+        errors = [exc.message]
+        return page(request, "login.html.j2", exc.status_code, next_url=dopo, username=username[:64], errors=errors)
     response = redirect(safe_next(dopo, user), f"Benvenuto, {user.full_name}.")
     start_session(request, response, token, max_age=get_settings().token_ttl_hours * 3600)
     return response
@@ -79,6 +82,7 @@ def password_form(request: Request, user: PageUser) -> Response:
 
 @router.post("/profilo/password", response_class=HTMLResponse)
 def password_change(
+    _turn: PasswordTurn,
     request: Request,
     user: PageUser,
     session: SessionDep,
@@ -97,7 +101,7 @@ def password_change(
         return again(422, "Ripeti la nuova password: le due password non coincidono")
     raw = request.cookies.get(SESSION_COOKIE, "")
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     try:
         change_password(
             session, throttle, user=user, keep_token_id=token.id if token else None, current=current_password,
@@ -106,7 +110,9 @@ def password_change(
     except InvalidInput as exc:
         return again(422, f"Nuova password: {exc.message}")
     except (Unauthorized, TooManyAttempts) as exc:
-        return again(429 if isinstance(exc, TooManyAttempts) else 401, f"Password attuale: {exc.message}")
+        return again(exc.status_code, f"Password attuale: {exc.message}")
+    except PasswordHashingBusy as exc:
+        return again(exc.status_code, exc.message)
     return redirect(
         home_of(user), "Password modificata: le altre sessioni aperte con il suo nome utente sono state chiuse."
     )

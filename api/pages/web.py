@@ -6,8 +6,10 @@ module only turns a form into their arguments and their errors into a notice on 
 - Session: the same opaque token as the API (table api_token), carried in an HttpOnly,
   SameSite=Lax cookie (Secure when served over TLS). The JSON API keeps bearer tokens only,
   so a cookie never authorises a JSON call.
-- CSRF: a random value in its own cookie; each form carries HMAC(secret, value) in the hidden
-  field ``csrf_token``; every POST page route checks it (``CsrfChecked``).
+- CSRF: each form carries, in the hidden field ``csrf_token``, HMAC(secret, the session token) — before
+  login HMAC(secret, a random pre-session value in its own cookie) — so a token from another session,
+  or from this browser before it logged in, is refused; every POST page route checks it
+  (``CsrfChecked``) and refuses a form whose ``Origin`` (or ``Referer``) is another site's.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -142,31 +144,73 @@ class CsrfFailed(Exception):
     pass
 
 
-def _csrf_for(raw: str) -> str:
+def _csrf_for(bound_to: tuple[str, str]) -> str:
+    kind, raw = bound_to
     key = get_settings().effective_secret_key.encode()
-    return hmac.new(key, b"csrf:" + raw.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"csrf:{kind}:{raw}".encode(), hashlib.sha256).hexdigest()
 
 
-def csrf_raw(request: Request) -> str:
-    """This browser's CSRF value: its cookie, or a new one (set on the response by ``page``)."""
+def csrf_raw(request: Request) -> tuple[str, str]:
+    """What this browser's CSRF token is bound to: its session (the session cookie) once logged in;
+    before, its pre-session cookie (a new one is set on the response by ``page``)."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        return ("sessione", session)
     raw = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
     if not raw:
         raw = secrets.token_urlsafe(24)
         request.state.new_csrf = raw
-    return raw
+    return ("visita", raw)
 
 
 def csrf_token(request: Request) -> str:
     return _csrf_for(csrf_raw(request))
 
 
+def _origin_of(url: str) -> str | None:
+    """scheme://host[:port] of ``url``, the default port left out; None if it has none ("null")."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def site_origins(request: Request) -> set[str]:
+    """``REGISTRO_SITE_ORIGIN`` when set (the public address behind a proxy that rewrites the host),
+    else the request's own: its scheme and Host, as a trusted proxy forwards them."""
+    configured = [o for o in get_settings().site_origin.split(",") if o.strip()]
+    own = [f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"]
+    return {origin for origin in map(_origin_of, configured or own) if origin}
+
+
+def from_this_site(request: Request) -> bool:
+    """The form's ``Origin`` (or, without it, its ``Referer``) is the site's. With neither header (not a
+    browser: every current browser sends ``Origin`` with a POST) the CSRF token alone decides."""
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        claimed = request.headers.get("referer")
+        if claimed is None:
+            return True
+    origin = _origin_of(claimed)
+    return origin is not None and origin in site_origins(request)
+
+
 async def verify_csrf(request: Request) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    raw = request.cookies.get(CSRF_COOKIE, "")
+    if not from_this_site(request):
+        raise CsrfFailed()
+    session = request.cookies.get(SESSION_COOKIE)
+    bound_to = ("sessione", session) if session else ("visita", request.cookies.get(CSRF_COOKIE, ""))
     form = await request.form()  # Starlette caches it: the route's Form/File parameters still work
     sent = form.get(CSRF_FIELD)
-    if not raw or not isinstance(sent, str) or not hmac.compare_digest(sent, _csrf_for(raw)):
+    if not bound_to[1] or not isinstance(sent, str) or not hmac.compare_digest(sent, _csrf_for(bound_to)):
         raise CsrfFailed()
 
 
@@ -318,7 +362,7 @@ def install(app: FastAPI) -> None:
 ERROR_TITLES = {
     401: "Accesso richiesto", 403: "Accesso non consentito", 404: "Pagina non trovata",
     409: "Operazione non consentita ora", 413: "File troppo grande", 422: "Dati non validi",
-    500: "Errore interno", 503: "Servizio momentaneamente non disponibile",
+    429: "Troppi tentativi", 500: "Errore interno", 503: "Servizio momentaneamente non disponibile",
 }  # fmt: skip
 
 

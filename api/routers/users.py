@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlmodel import col, select
 
+from api.auth import PasswordTurn
 from api.deps import AdminUser, NowDep, ProfileDep, SessionDep
 from api.errors import Conflict
 from models.district import District
@@ -12,6 +13,7 @@ from models.enums import Role
 from models.errors import InvalidInput
 from models.people import User, UserCreate, UserRead
 from models.profiles import RegionProfile
+from registro.password_policy import password_problem
 from registro.passwords import hash_password
 
 router = APIRouter(prefix="/users", tags=["Utenti"])
@@ -36,8 +38,13 @@ def _check(body: UserCreate, session: SessionDep, profile: RegionProfile) -> Non
 
 
 @router.post("", status_code=201, response_model=UserRead, summary="Crea un utente")
-def create_user(body: UserCreate, _: AdminUser, session: SessionDep, profile: ProfileDep, now: NowDep) -> User:
+def create_user(
+    _turn: PasswordTurn, body: UserCreate, _admin: AdminUser, session: SessionDep, profile: ProfileDep, now: NowDep
+) -> User:
     _check(body, session, profile)
+    problem = password_problem(body.password, username=body.username, full_name=body.full_name, email=body.email)
+    if problem:
+        raise InvalidInput(problem, field="password")
     password_hash = hash_password(body.password)
     session.commit()  # the read ends (api.deps.READS_FIRST_ROUTES): the write lock is taken from here
     _check(body, session, profile)  # again under the lock: the same username created meanwhile is a 409

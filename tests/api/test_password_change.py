@@ -69,13 +69,25 @@ def test_rules_on_the_new_password_give_422_in_italian(client: TestClient, peopl
 def test_the_username_is_not_a_password(client: TestClient, factory: Factory) -> None:
     user = factory.user(Role.OFFICIAL, office="ricerca", name="funzionario.lungo")
     headers = login(client, user)
+    for new in ("Funzionario.Lungo", "il-mio-Funzionario.lungo-2026"):
+        response = client.post(
+            f"{API}/auth/password", json={"current_password": PASSWORD, "new_password": new}, headers=headers
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"] == (
+            "la password non può contenere il nome utente, il nome, il cognome o l'indirizzo e-mail"
+        )
+        assert response.json()["field"] == "new_password"
+
+
+def test_a_common_password_is_refused_with_the_reason(client: TestClient, people: People) -> None:
+    headers = login(client, people.official)
     response = client.post(
-        f"{API}/auth/password",
-        json={"current_password": PASSWORD, "new_password": "Funzionario.Lungo"},
-        headers=headers,
+        f"{API}/auth/password", json={"current_password": PASSWORD, "new_password": "Juventus1897!!"}, headers=headers
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == "la nuova password non può coincidere con il nome utente"
+    assert response.json()["detail"].startswith("la password è troppo prevedibile")
+    login(client, people.official)  # nothing changed
 
 
 def test_guessing_the_current_password_is_throttled(client: TestClient, people: People) -> None:

@@ -143,6 +143,7 @@ class Actor:
             return
         data = {"username": self.user.username, "password": PASSWORD, "csrf_token": self.csrf}
         assert self.client.post("/accesso", data=data, follow_redirects=False).status_code == 303
+        self.csrf = csrf_of(self.client.get("/registro").text)  # after login the token is the session's
         self.bearer = login(self.client, self.user)
 
 

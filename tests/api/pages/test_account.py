@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from api import auth
 from api.pages.web import CSRF_COOKIE, SESSION_COOKIE
+from registro.passwords import PasswordHashingBusy
 from tests.api_support import API, People, login
 from tests.factories import PASSWORD
 from tests.pages_support import csrf_of, page_login, submit_form
@@ -167,3 +169,26 @@ def test_the_password_form_needs_the_csrf_token(client: TestClient, people: Peop
     data = {"current_password": PASSWORD, "new_password": new, "new_password_repeat": new}
     assert client.post("/profilo/password", data=data, follow_redirects=False).status_code == 403
     login(client, people.head)
+
+
+def test_a_busy_password_check_shows_the_login_form_again_with_the_reason(
+    client: TestClient, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*_: object) -> bool:
+        raise PasswordHashingBusy("troppi controlli di password in corso: riprovare tra qualche secondo")
+
+    monkeypatch.setattr(auth, "verify_password", busy)
+    response = submit_form(client, "/accesso", "/accesso", {"username": people.official.username, "password": PASSWORD})
+    assert response.status_code == 503
+    assert "troppi controlli di password in corso" in response.text
+    assert 'name="username"' in response.text  # the form again
+    monkeypatch.undo()
+    page_login(client, people.official)
+
+
+def test_an_address_trying_many_usernames_is_told_so_on_the_form(client: TestClient, people: People) -> None:
+    for n in range(30):
+        submit_form(client, "/accesso", "/accesso", {"username": f"nessuno{n}", "password": "x"})
+    response = submit_form(client, "/accesso", "/accesso", {"username": people.official.username, "password": "x"})
+    assert response.status_code == 429
+    assert "troppi tentativi di accesso non riusciti da questo indirizzo" in response.text
