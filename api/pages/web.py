@@ -42,7 +42,7 @@ from models.enums import Role
 from models.errors import DomainError
 from models.people import ApiToken, User
 from notifications.rendering import render
-from registro.settings import get_settings
+from registro.settings import get_settings, is_production
 
 SESSION_COOKIE = "registro_sessione"
 CSRF_COOKIE = "registro_csrf"
@@ -123,7 +123,9 @@ def safe_next(target: str | None, user: User) -> str:
 
 
 def cookie_secure(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    """Secure cookies always in production (it runs behind TLS); elsewhere when the request came over
+    https (uvicorn sets the scheme from X-Forwarded-Proto only for the configured proxies)."""
+    return is_production(get_settings()) or request.url.scheme == "https"
 
 
 def start_session(request: Request, response: Response, token: str, max_age: int) -> None:
@@ -299,8 +301,9 @@ def redirect(url: str, notice: str | None = None, *, error: bool = False) -> Red
     if notice:
         kind = "errore" if error else "ok"
         response.set_cookie(
-            NOTICE_COOKIE, _encode_notice(Notice(kind, notice)), httponly=True, samesite="lax", path="/"
-        )
+            NOTICE_COOKIE, _encode_notice(Notice(kind, notice)), httponly=True, samesite="lax", path="/",
+            secure=is_production(get_settings()),
+        )  # fmt: skip
     return response
 
 
