@@ -1,8 +1,14 @@
-"""The member roster: replaced whole, from JSON rows or a CSV/XLSX file; all bad rows or nothing."""
+"""The member roster: replaced whole, from JSON rows or a CSV/XLSX file; all bad rows or nothing.
+
+A file is parsed outside any database transaction (on SQLite the write lock used to be held meanwhile:
+a hostile spreadsheet kept every other login and edit waiting until they got 503), at most
+``PARSES_AT_ONCE`` at a time (the parse is Python under the GIL: more at once only add their memory),
+then written in a short transaction whose claim refuses a file that changed in between.
+"""
 
 from __future__ import annotations
 
-from io import BytesIO
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
@@ -17,11 +23,14 @@ from models.application import Application
 from models.district import MemberEnterprise
 from models.enums import State
 from models.errors import InvalidInput
+from models.roster import RosterParseResult
 from registro.settings import get_settings
 
 router = APIRouter(prefix="/applications/{application_id}/roster", tags=["Elenco imprese"])
 
 ROSTER_STATES = {State.DRAFT, State.INTEGRATION_REQUESTED}
+PARSES_AT_ONCE = 2
+_parse_turns = threading.BoundedSemaphore(PARSES_AT_ONCE)
 
 
 def _save(ctx: Ctx, application: Application, result: Any) -> RosterRead:
@@ -70,23 +79,32 @@ def replace_roster(body: RosterIn, application: CurrentApplication, ctx: Ctx) ->
 def upload_roster(
     application: CurrentApplication, ctx: Ctx, file: Annotated[UploadFile, File(description="File CSV o XLSX")]
 ) -> RosterRead:
+    ensure_editable(ctx, application, ROSTER_STATES, "modificare l'elenco delle imprese")
+    ctx.session.commit()  # the parse holds no transaction; the claim in _save sees any change meanwhile
+    return _save(ctx, application, read_roster_file(file))
+
+
+def read_roster_file(file: UploadFile) -> RosterParseResult:
+    """The roster in an uploaded CSV or XLSX file (its type by content), parsed in a turn of its own."""
     from models.roster import parse_roster_csv, parse_roster_xlsx
 
-    ensure_editable(ctx, application, ROSTER_STATES, "modificare l'elenco delle imprese")
     limit = get_settings().max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
+    upload = file.file
+    upload.seek(0, 2)
+    if upload.tell() > limit:
         raise too_large(limit)
     try:  # by content: not the name, not the declared type
-        detected = require_type(BytesIO(data), ROSTER_TYPES)
+        detected = require_type(upload, ROSTER_TYPES)
     except InvalidInput as exc:  # the file as a whole: row 0, like the reader's own file errors
         problem = {"row_no": 0, "field": "file", "value": "", "message": exc.message}
         raise InvalidInput(exc.message, **{**exc.details, "errors": [problem]}) from None
-    try:
-        result = parse_roster_xlsx(data) if detected == FileType.XLSX else parse_roster_csv(data)
-    except Exception as exc:  # a damaged or foreign file is a bad request, never a 500
-        raise InvalidInput("file non leggibile: caricare un CSV (UTF-8) o un foglio XLSX", field="file") from exc
-    return _save(ctx, application, result)
+    with _parse_turns:
+        try:
+            upload.seek(0)
+            return parse_roster_xlsx(upload) if detected == FileType.XLSX else parse_roster_csv(upload.read())
+        except Exception as exc:  # a damaged or foreign file is a bad request, never a 500
+            message = "file non leggibile: caricare un CSV (UTF-8) o un foglio XLSX"
+            raise InvalidInput(message, field="file") from exc
 
 
 @router.get("", response_model=RosterRead, summary="L'elenco delle imprese della domanda")
