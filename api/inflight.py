@@ -6,6 +6,8 @@ With more requests in flight than worker threads, every thread can end up waitin
 its holder waits for a thread: all stall until the 30 s busy timeout (measured: 50 simultaneous
 requests, 40 answered 503 after 30 s). Below the thread count, a holder always finds a thread.
 The limit is the database pool's size: no request ever waits for a connection inside a thread either.
+A request takes its slot once its body has arrived (``api.input_guard`` reads it first, within a time
+limit): a client that sends its headers and then stalls holds no slot.
 """
 
 from __future__ import annotations
