@@ -6,13 +6,16 @@ application, then uploads each hostile file of ``tests/security/bombs.py`` to
 time to it, the API's peak resident memory during the upload (``VmHWM``, reset before each upload),
 and how other users fared meanwhile (a login and ``GET /registro`` in a loop: slowest answer, any
 error). A watchdog kills the API if its memory passes ``--kill-mb`` (the machine is shared).
+With ``--together N``, last, N copies of the shared-strings file are sent at once while a process of
+its own times ``GET /registro`` every 50 ms (the slowest answer is printed).
 
-    .venv/bin/python bench/upload_bombs.py [--inflated-mb 900] [--kill-mb 3000]
+    .venv/bin/python bench/upload_bombs.py [--inflated-mb 900] [--kill-mb 3000] [--together 50]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import threading
@@ -123,11 +126,49 @@ def attack(api: LiveApi, rep: dict[str, str], app_id: int, name: str, data: byte
     print(f"    intanto un altro utente: risposta più lenta {slowest}; errori: {others.errors or 'nessuno'}")
 
 
+PROBE = """
+import sys, time, httpx
+worst, stop = 0.0, time.monotonic() + float(sys.argv[2])
+with httpx.Client(timeout=120) as http:
+    while time.monotonic() < stop:
+        started = time.monotonic()
+        http.get(sys.argv[1] + "/registro")
+        worst = max(worst, time.monotonic() - started)
+        time.sleep(0.05)
+print(f"{worst:.2f}")
+"""
+
+
+def together(api: LiveApi, rep: dict[str, str], app_id: int, count: int, data: bytes) -> None:
+    api.reset_peak()
+    baseline, _ = api.rss_kib()
+    probe = subprocess.Popen([sys.executable, "-c", PROBE, api.url, "15"], stdout=subprocess.PIPE, text=True)
+    answers: list[int] = []
+
+    def one() -> None:
+        url = f"{api.url}{API}/applications/{app_id}/roster/file"
+        response = httpx.post(url, headers=rep, timeout=600, files={"file": ("elenco.xlsx", data)})
+        answers.append(response.status_code)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    worst = probe.communicate()[0].strip()
+    print(f"{count} × testi condivisi insieme: {sorted(set(answers))} in {elapsed:.1f} s; memoria dell'API "
+          f"{baseline // 1024} MB prima, picco {api.rss_kib()[1] // 1024} MB; GET /registro "
+          f"(altro processo, primi 15 s) al più {worst} s")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inflated-mb", type=int, default=900, help="what the blank rows and strings inflate to")
     parser.add_argument("--kill-mb", type=int, default=3000)
     parser.add_argument("--only", nargs="*", default=None, help="names of the files to try")
+    parser.add_argument("--together", type=int, default=0, help="then N shared-strings files at once")
     parser.add_argument("--database", default="", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/x")
     args = parser.parse_args()
     inflated = args.inflated_mb * bombs.MB
@@ -151,6 +192,8 @@ def main() -> None:
                     api.start()
                     rep, app_id = prepare(api.url, index)
                 attack(api, rep, app_id, name, build(), args.kill_mb * 1024)
+            if args.together and api.alive():
+                together(api, rep, app_id, args.together, bombs.shared_strings(inflated))
         finally:
             api.stop()
 
