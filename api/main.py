@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,14 +14,13 @@ import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.action_status import FinishedActions
 from api.auth import LoginThrottle
 from api.auth import router as auth_router
 from api.inflight import InFlightLimit, inflight_limit
-from api.input_guard import NulGuard
+from api.input_guard import BodyGuard
 from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
 from api.routers import (
     applications,
@@ -89,31 +87,6 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await _drain()
 
 
-class BodyLimit:
-    """Refuses with 413 a request whose declared size exceeds the upload limit, before reading it."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                await self._refuse(send)
-                return
-        await self.app(scope, receive, send)
-
-    async def _refuse(self, send: Send) -> None:
-        mb = (self.limit - UPLOAD_MARGIN) // (1024 * 1024)
-        body = json.dumps(
-            {"detail": f"il file supera la dimensione massima consentita ({mb} MB)", "code": "file_troppo_grande"}
-        ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
 def create_app(**overrides: Any) -> FastAPI:
     settings = get_settings()
     check_production(settings)  # production with development secrets: refuse to start
@@ -144,9 +117,10 @@ def create_app(**overrides: Any) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
     web.install(app)
     app.add_api_route("/", lambda: RedirectResponse("/registro"), include_in_schema=False)
-    app.add_middleware(NulGuard, limit=settings.max_upload_bytes + UPLOAD_MARGIN)  # JSON and form bodies
-    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + UPLOAD_MARGIN)
     app.add_middleware(InFlightLimit, limit=inflight_limit(pool_capacity(settings.resolved_database_url)))
+    # outermost: a request takes its slot only once its body has arrived, in time
+    upload_limit = settings.max_upload_bytes + UPLOAD_MARGIN
+    app.add_middleware(BodyGuard, upload_limit=upload_limit, grace=settings.body_grace_seconds)
     return app
 
 

@@ -2,24 +2,35 @@
 
 Pure module, no database. Every bad row is reported with an Italian message naming the row; a bad row
 is never dropped silently and bad input never raises. Check digits come from python-stdnum.
+
+A file is read within bounds that hold before any blank row is skipped (issue 15): at most
+``MAX_TABLE_ROWS`` rows by position, blank ones included, and ``MAX_ROW_CELLS`` cells a row; a CSV line
+of at most ``MAX_LINE_CHARS`` characters, never split into a list of all its lines; an XLSX through
+``models.xlsx`` (inflated bytes, shared strings, cells). The API parses outside any database
+transaction (``api.routers.roster``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 from stdnum.it import codicefiscale, iva
 
+from models.xlsx import Limits, SheetRefused, Unreadable, first_sheet_rows, thousands
+
 MAX_ROWS = 10_000
+MAX_TABLE_ROWS = MAX_ROWS + 1_000  # rows of a file by position: the header, blank rows and a margin
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_COLUMNS = 200
+MAX_COLUMNS = 200  # columns read; cells further right are ignored
+MAX_ROW_CELLS = 1_000  # cells a row may have at all
+MAX_LINE_CHARS = 100_000  # a CSV line (a quoted field may span lines: csv's own limit is 131,072 characters)
+SHEET_LIMITS = Limits(rows=MAX_TABLE_ROWS, columns=MAX_COLUMNS, row_cells=MAX_ROW_CELLS)
 MAX_NAME_LEN = 250
 MAX_EMPLOYEES = 1_000_000
 
@@ -378,11 +389,26 @@ def _map_header(cells: Iterable[object]) -> tuple[dict[str, int], RosterParseRes
 
 
 def _from_table(table: Iterable[tuple[int, Any]]) -> RosterParseResult:
-    """table: (index, cells) pairs, the first non-blank being the header."""
+    """table: (index, cells) pairs, the index being the row's position in the file (from 0, blank rows
+    counted), the first non-blank row being the header."""
     header_at: int | None = None
     columns: dict[str, int] = {}
     records: list[tuple[int, dict[str, object]]] = []
     for index, cells in table:
+        if index >= MAX_TABLE_ROWS:
+            return _file_error(
+                "file",
+                "",
+                f"Il file contiene troppe righe (più di {thousands(MAX_TABLE_ROWS)}, contando anche le righe "
+                f"vuote): il massimo è {thousands(MAX_ROWS)} imprese. Eliminare le righe vuote in fondo all'elenco.",
+            )
+        if len(cells) > MAX_ROW_CELLS:
+            return _file_error(
+                "file",
+                str(len(cells)),
+                f"La riga {index + 1} del file contiene troppe colonne ({thousands(len(cells))}, "
+                f"massimo {thousands(MAX_ROW_CELLS)}): lasciare solo le colonne dell'elenco.",
+            )
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             continue
         if header_at is None:
@@ -412,6 +438,22 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+class _LineTooLong(Exception):
+    """A CSV line longer than MAX_LINE_CHARS; the argument is its number."""
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _lines(text: str, start: int) -> Iterator[str]:
+    """The lines of ``text`` from ``start``, ends kept, one at a time (``splitlines`` would hold all of
+    them at once: a 20 MB file of short lines is some 400 MB of strings)."""
+    for number, match in enumerate(_LINE.finditer(text, start), start=1):
+        if match.end() - match.start() > MAX_LINE_CHARS:
+            raise _LineTooLong(number)
+        yield match.group()
+
+
 def parse_roster_csv(data: bytes) -> RosterParseResult:
     """A CSV roster with a header row; `;` or `,` (or tab) delimited; UTF-8 (BOM or not) or Latin-1."""
     if not isinstance(data, bytes | bytearray):
@@ -419,18 +461,27 @@ def parse_roster_csv(data: bytes) -> RosterParseResult:
     if len(data) > MAX_FILE_BYTES:
         return _file_error("file", str(len(data)), f"Il file è troppo grande (massimo {MAX_FILE_BYTES // 2**20} MB).")
     text = _decode(bytes(data)).replace("\x00", "")
-    lines = text.lstrip().splitlines()
-    if not lines:
+    start = re.compile(r"\s*").match(text).end()  # type: ignore[union-attr]
+    first_line = next(_LINE.finditer(text, start), None)
+    if first_line is None:
         return _file_error("file", "", "Il file è vuoto: manca l'intestazione e l'elenco delle imprese.")
-    first = lines[0].strip()
+    first = text[first_line.start() : min(first_line.end(), first_line.start() + 1000)].strip()
     if re.fullmatch(r"sep=.", first, flags=re.IGNORECASE):  # Excel's delimiter hint line
         delimiter = first[4]
-        text = text.lstrip()[len(lines[0]) :].lstrip("\r\n")
+        start = first_line.end()
     else:
         delimiter = max(";,\t", key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = _lines(text, start)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         return _from_table(enumerate(reader))
+    except _LineTooLong as exc:
+        return _file_error(
+            "file",
+            "",
+            f"Il file CSV contiene una riga troppo lunga (riga {exc.args[0]} del file, più di "
+            f"{thousands(MAX_LINE_CHARS)} caratteri): salvarlo come CSV con separatore punto e virgola.",
+        )
     except csv.Error as exc:
         return _file_error(
             "file",
@@ -440,28 +491,24 @@ def parse_roster_csv(data: bytes) -> RosterParseResult:
         )
 
 
-def parse_roster_xlsx(data: bytes) -> RosterParseResult:
-    """An Excel roster (.xlsx): first sheet, header row, same column names as the CSV."""
-    not_xlsx = "Il file non è un foglio Excel .xlsx valido: salvarlo in formato .xlsx o usare il modello CSV."
-    if not isinstance(data, bytes | bytearray) or not data:
+def parse_roster_xlsx(data: bytes | BinaryIO) -> RosterParseResult:
+    """An Excel roster (.xlsx): first sheet, header row, same column names as the CSV. Read by
+    ``models.xlsx`` within ``SHEET_LIMITS``: a file past them is refused as a whole, quickly."""
+    not_xlsx = (
+        "Il file non è un foglio Excel .xlsx valido o è danneggiato: salvarlo di nuovo in formato .xlsx "
+        "o usare il modello CSV."
+    )
+    if isinstance(data, bytes | bytearray):
+        if not data:
+            return _file_error("file", "", not_xlsx)
+        if len(data) > MAX_FILE_BYTES:
+            size = f"massimo {MAX_FILE_BYTES // 2**20} MB"
+            return _file_error("file", str(len(data)), f"Il file è troppo grande ({size}).")
+    elif not hasattr(data, "read"):
         return _file_error("file", "", not_xlsx)
-    if len(data) > MAX_FILE_BYTES:
-        return _file_error("file", str(len(data)), f"Il file è troppo grande (massimo {MAX_FILE_BYTES // 2**20} MB).")
-    import openpyxl  # local: only the upload path needs it
-
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(bytes(data)), read_only=True, data_only=True)
-    except Exception:
+        return _from_table(first_sheet_rows(data, SHEET_LIMITS))
+    except SheetRefused as exc:
+        return _file_error("file", "", f"Il file Excel non è stato letto: {exc}.")
+    except Unreadable:
         return _file_error("file", "", not_xlsx)
-    try:
-        if not workbook.worksheets:
-            return _file_error("file", "", "Il file Excel non contiene fogli.")
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        return _from_table((i, list(cells)) for i, cells in enumerate(rows))
-    except Exception:
-        return _file_error(
-            "file", "", "Il file Excel è danneggiato o non leggibile: salvarlo di nuovo in formato .xlsx."
-        )
-    finally:
-        workbook.close()

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     allow_future_as_of: bool = False
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # a request's body must arrive within this, plus a second for every 8 kB (api.input_guard)
+    body_grace_seconds: float = Field(default=10.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

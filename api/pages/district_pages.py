@@ -16,6 +16,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 
 from api.calendar import deadlines
 from api.deps import Context
@@ -276,18 +277,19 @@ def roster_page(request: Request, application_id: int, ctx: RepCtx) -> HTMLRespo
 
 
 @router.post("/pratiche/{application_id}/elenco-imprese", response_class=Response)
-def roster_submit(
+async def roster_submit(
     request: Request, application_id: int, ctx: RepCtx, file: Annotated[UploadFile | None, File()] = None
 ) -> Response:
-    application = own_application(ctx, application_id)
+    """Async, as the API's ``upload_roster``: the file waits for its parse turn holding no thread."""
+    application = await run_in_threadpool(own_application, ctx, application_id)
     if file is None or not file.filename:
         missing = message_error("selezionare il file CSV o XLSX da caricare", name="file", label=ROSTER_LABELS["file"])
-        return _roster_view(request, ctx, application, missing)
+        return await run_in_threadpool(_roster_view, request, ctx, application, missing)
     try:
-        roster = upload_roster(application, ctx, file)
+        roster = await upload_roster(request, application, ctx, file)
     except DomainError as exc:
-        ctx.session.rollback()
-        return _roster_view(request, ctx, application, form_errors(exc, ROSTER_LABELS))
+        await run_in_threadpool(ctx.session.rollback)
+        return await run_in_threadpool(_roster_view, request, ctx, application, form_errors(exc, ROSTER_LABELS))
     done = f"Elenco delle imprese caricato: {roster.enterprises} imprese, {roster.employees} addetti."
     return web.redirect(f"/pratiche/{application_id}/elenco-imprese", done)
 

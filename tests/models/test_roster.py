@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import openpyxl
 import pytest
 
 from models.roster import (
+    MAX_FILE_BYTES,
     MAX_ROWS,
     ROSTER_CSV_HEADER,
     RosterParseResult,
@@ -259,6 +261,27 @@ def test_csv_too_many_rows() -> None:
     result = parse_roster_csv(csv_bytes([ROSTER_CSV_HEADER] + [line] * (MAX_ROWS + 1)))
     assert "troppe righe" in only_error(result)
     assert "10,000" in result.errors[0].message or "10.000" in result.errors[0].message
+
+
+def test_csv_blank_lines_count_towards_the_row_limit() -> None:
+    """20 MB of blank lines is refused at line 11,001, quickly, without a list of 20 million lines."""
+    data = csv_bytes([ROSTER_CSV_HEADER]) + b"\r\n;;\r\n" * (7 * 1024 * 1024)
+    started = time.monotonic()
+    message = only_error(parse_roster_csv(data[:MAX_FILE_BYTES]))
+    assert time.monotonic() - started < 3.0
+    assert message.startswith("Il file contiene troppe righe (più di 11.000, contando anche le righe vuote)")
+
+
+def test_csv_huge_line_and_too_many_columns() -> None:
+    long_line = csv_bytes([ROSTER_CSV_HEADER, "x" * 150_000])
+    assert "riga troppo lunga (riga 2 del file, più di 100.000 caratteri)" in only_error(parse_roster_csv(long_line))
+    wide = csv_bytes([ROSTER_CSV_HEADER, ";" * 5_000])
+    assert "La riga 2 del file contiene troppe colonne (5.001, massimo 1.000)" in only_error(parse_roster_csv(wide))
+
+
+def test_csv_old_mac_line_ends() -> None:
+    result = parse_roster_csv("\r".join(GOOD_LINES).replace("|", ";").encode())
+    assert result.ok and [r.row_no for r in result.rows] == [1, 2]
 
 
 def xlsx_bytes(table: list[list[object]]) -> bytes:
