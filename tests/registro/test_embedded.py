@@ -283,3 +283,23 @@ def test_registro_run_leaves_the_data_folder_to_its_owner_alone(
     user, _, password = os.environ["PREFECT_API_AUTH_STRING"].partition(":")
     assert os.environ["PREFECT_SERVER_API_AUTH_STRING"] == credential.read_text().strip() == f"{user}:{password}"
     assert len(password) >= 32
+
+
+def test_registro_run_raises_its_open_file_limit_to_the_hard_one() -> None:
+    import resource
+
+    from registro.embedded import raise_open_file_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("nessun limite rigido sui file aperti su questa macchina")
+    code = (
+        "import resource\n"
+        "from registro.embedded import raise_open_file_limit\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, {hard}), {hard}))\n"
+        "print(raise_open_file_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(hard), str(hard)]
+    assert raise_open_file_limit() >= soft  # in this process: never lowered
