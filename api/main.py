@@ -40,7 +40,8 @@ from api.routers import (
 from models.clock import is_working_day
 from registro.db import pool_capacity
 from registro.gc_tuning import freeze_startup_objects
-from registro.settings import check_production, get_settings
+from registro.production_check import check_production
+from registro.settings import get_settings
 
 log = logging.getLogger("registro.api")
 

@@ -21,7 +21,8 @@ def owner_only_files() -> None:
 def run() -> None:
     """Avvia tutto sul default incorporato: API, server Prefect, runner dei deployment, posta locale."""
     from registro.embedded import run_all
-    from registro.settings import InsecureSettings, check_production, get_settings
+    from registro.production_check import check_production
+    from registro.settings import InsecureSettings, get_settings
 
     try:
         check_production(get_settings())  # before any child process starts

@@ -1,4 +1,5 @@
-"""The one place that reads the environment (prefix ``REGISTRO_``)."""
+"""The one place that reads the environment (prefix ``REGISTRO_``); what production requires of it is
+in ``registro.production_check``."""
 
 from __future__ import annotations
 
@@ -6,21 +7,14 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registro import local_secrets
 
-DEFAULT_SECRET = "sviluppo-non-usare-in-produzione"  # the old default: refused in production
-MIN_SECRET_LENGTH = 32
-MIN_PREFECT_PASSWORD = 24
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 AUDIT_ARCHIVE_EXAMPLE = "conservazione@regione.example"  # development only: refused in production
 PRODUCTION = {"production", "produzione", "prod"}
-# passwords that come from examples and tutorials, never from a real deployment
-WEAK_PASSWORDS = {"postgres", "password", "passw0rd", "admin", "changeme", "secret", "registro", "test", "example"}
 
 
 class FlowDispatch(StrEnum):
@@ -132,87 +126,7 @@ def is_production(settings: Settings) -> bool:
     return settings.environment.strip().lower() in PRODUCTION
 
 
-def check_production(settings: Settings) -> None:
-    """In production, refuses (``InsecureSettings``, message in Italian) default or weak secrets.
-
-    Development and tests keep their defaults: the check applies only when ``REGISTRO_ENVIRONMENT``
-    says production.
-    """
-    if not is_production(settings):
-        return
-    problems = []
-    if not settings.secret_key:
-        problems.append("REGISTRO_SECRET_KEY non è impostata")
-    elif settings.secret_key == DEFAULT_SECRET:
-        problems.append("REGISTRO_SECRET_KEY è quella predefinita di sviluppo")
-    elif len(settings.secret_key) < MIN_SECRET_LENGTH:
-        problems.append(f"REGISTRO_SECRET_KEY è troppo corta (almeno {MIN_SECRET_LENGTH} caratteri)")
-    elif settings.secret_key.lower() in WEAK_PASSWORDS or len(set(settings.secret_key)) < 8:
-        problems.append("REGISTRO_SECRET_KEY è banale: generarne una casuale")
-    if len(settings.audit_key) < MIN_SECRET_LENGTH:
-        problems.append(f"REGISTRO_AUDIT_KEY non è impostata o è troppo corta (almeno {MIN_SECRET_LENGTH} caratteri)")
-    elif settings.audit_key == settings.secret_key:
-        problems.append("REGISTRO_AUDIT_KEY deve essere diversa da REGISTRO_SECRET_KEY")
-    if settings.audit_archive_email == AUDIT_ARCHIVE_EXAMPLE:
-        problems.append("REGISTRO_AUDIT_ARCHIVE_EMAIL non è impostato (indirizzo di conservazione delle impronte)")
-    db_password = _url_password(settings.database_url)
-    if db_password is not None and db_password.lower() in WEAK_PASSWORDS:
-        problems.append("REGISTRO_DATABASE_URL contiene una password predefinita o banale")
-    smtp_password = settings.smtp_password
-    if smtp_password and (smtp_password.lower() in WEAK_PASSWORDS or smtp_password == settings.smtp_username):
-        problems.append("REGISTRO_SMTP_PASSWORD è predefinita o banale")
-    if not settings.smtp_host:
-        problems.append("REGISTRO_SMTP_HOST non è impostato: in produzione la posta va a un server SMTP/PEC vero")
-    elif not (settings.smtp_use_tls or settings.smtp_start_tls) and settings.smtp_host not in LOOPBACK:
-        problems.append(
-            "la posta verso un altro server deve viaggiare cifrata: REGISTRO_SMTP_USE_TLS=true (porta 465) "
-            "o REGISTRO_SMTP_START_TLS=true (porta 587)"
-        )
-    problems += _prefect_problems()
-    if problems:
-        raise InsecureSettings(
-            "avvio rifiutato in modalità produzione (REGISTRO_ENVIRONMENT="
-            f"{settings.environment}): " + "; ".join(problems) + ". "
-            "Impostare valori segreti propri, ad esempio con: "
-            'python -c "import secrets; print(secrets.token_urlsafe(48))"'
-        )
-
-
-def _prefect_problems() -> list[str]:
-    """Prefect's own client settings: every process of the system talks to its server, which in
-    production must require a credential (``registro.prefect_server``); the client must carry it."""
-    from prefect.settings import Settings as PrefectSettings
-
-    api = PrefectSettings().api  # read now, not when Prefect was imported
-    auth = api.auth_string.get_secret_value() if api.auth_string is not None else ""
-    problems = []
-    user, colon, password = auth.partition(":")
-    if not colon or not user or len(password) < MIN_PREFECT_PASSWORD:
-        problems.append(
-            "PREFECT_API_AUTH_STRING manca o è debole: serve utente:password (almeno "
-            f"{MIN_PREFECT_PASSWORD} caratteri di password), la stessa data al server Prefect"
-        )
-    elif password.lower() in WEAK_PASSWORDS:
-        problems.append("PREFECT_API_AUTH_STRING ha una password banale")
-    if api.url and not api.url.startswith("https://") and urlsplit(api.url).hostname not in LOOPBACK:
-        problems.append("PREFECT_API_URL deve usare https:// verso un server Prefect su un'altra macchina")
-    return problems
-
-
 def uvicorn_proxy_args(settings: Settings) -> list[str]:
     """uvicorn's options for proxy headers: believed only from ``REGISTRO_TRUSTED_PROXIES``."""
     proxies = ",".join(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
     return ["--proxy-headers", "--forwarded-allow-ips", proxies] if proxies else ["--no-proxy-headers"]
-
-
-def _url_password(url: str) -> str | None:
-    if not url or "://" not in url:
-        return None
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        return None
-    return None if password is None else str(password)

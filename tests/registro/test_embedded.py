@@ -255,36 +255,6 @@ def test_the_embedded_prefect_server_runs_without_the_automations_service_unless
     assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "true"
 
 
-def test_registro_run_leaves_the_data_folder_to_its_owner_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from registro.embedded import prepare_environment
-    from registro.settings import Settings
-
-    data_dir = tmp_path / "var"
-    (data_dir / "mail").mkdir(parents=True)
-    old_mail = data_dir / "mail" / "vecchia.eml"
-    old_mail.write_text("x")
-    os.chmod(old_mail, 0o644)
-    os.chmod(data_dir, 0o755)
-    monkeypatch.setattr(os, "environ", dict(os.environ))
-    previous = os.umask(0o022)
-    try:
-        prepare_environment(Settings(data_dir=data_dir))
-        new_file = data_dir / "files" / "nuovo.pdf"
-        new_file.write_bytes(b"%PDF-")
-        assert os.umask(0o077) == 0o077  # what the children inherit
-    finally:
-        os.umask(previous)
-    assert {oct(p.stat().st_mode & 0o777) for p in (old_mail, new_file)} == {"0o600"}
-    assert oct(data_dir.stat().st_mode & 0o777) == "0o700"
-    credential = data_dir / "segreti" / "prefect-credenziale"
-    assert oct(credential.stat().st_mode & 0o777) == "0o600"
-    user, _, password = os.environ["PREFECT_API_AUTH_STRING"].partition(":")
-    assert os.environ["PREFECT_SERVER_API_AUTH_STRING"] == credential.read_text().strip() == f"{user}:{password}"
-    assert len(password) >= 32
-
-
 def test_registro_run_raises_its_open_file_limit_to_the_hard_one() -> None:
     import resource
 

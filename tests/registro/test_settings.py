@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from registro.settings import DEFAULT_SECRET, InsecureSettings, Settings, check_production
+from registro.production_check import DEFAULT_SECRET, check_production
+from registro.settings import InsecureSettings, Settings
 
 STRONG = "k7Qv2pXr9LmZ4tW8yBn3CsD6fGh1JeKa"  # 32 characters, many different
 AUDIT = {"audit_key": "Wm4Zr8Tq1Lx6Nc3Vb9Pd2Hs5Jf7Gk0Ay", "audit_archive_email": "conservazione@pec.regione.example.it"}
 
 
-PREFECT_AUTH = "registro:" + "p7Wq" * 8
+PREFECT_AUTH = "registro:Hq3Vx8Lm2Rt7Wz5Kc9Np4Bd6Fj1Gs0Ye"
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +95,8 @@ def test_production_with_real_secrets_starts() -> None:
 @pytest.mark.parametrize(
     ("values", "reason"),
     [
-        ({"audit_key": ""}, "REGISTRO_AUDIT_KEY non è impostata o è troppo corta (almeno 32 caratteri)"),
-        ({"audit_key": "x" * 31}, "REGISTRO_AUDIT_KEY non è impostata o è troppo corta"),
+        ({"audit_key": ""}, "REGISTRO_AUDIT_KEY non è impostata"),
+        ({"audit_key": "x" * 31}, "REGISTRO_AUDIT_KEY è troppo corta (almeno 32 caratteri)"),
         ({"audit_key": STRONG}, "REGISTRO_AUDIT_KEY deve essere diversa da REGISTRO_SECRET_KEY"),
         ({"audit_archive_email": "conservazione@regione.example"}, "REGISTRO_AUDIT_ARCHIVE_EMAIL non è impostato"),
     ],
@@ -172,9 +173,10 @@ def test_the_stage_worker_runs_one_flow_per_core_unless_told(monkeypatch: pytest
 @pytest.mark.parametrize(
     ("auth", "reason"),
     [
-        (None, "PREFECT_API_AUTH_STRING manca o è debole"),
-        ("registro", "PREFECT_API_AUTH_STRING manca o è debole"),
-        ("registro:corta", "PREFECT_API_AUTH_STRING manca o è debole"),
+        (None, "PREFECT_API_AUTH_STRING manca"),
+        ("registro", "PREFECT_API_AUTH_STRING manca"),
+        ("registro:breve", "la password di PREFECT_API_AUTH_STRING è troppo corta"),
+        ("registro:" + "abcdefgh" * 4, "la password di PREFECT_API_AUTH_STRING è banale"),
     ],
 )
 def test_production_refuses_a_prefect_client_without_a_strong_credential(
@@ -186,7 +188,7 @@ def test_production_refuses_a_prefect_client_without_a_strong_credential(
         monkeypatch.setenv("PREFECT_API_AUTH_STRING", auth)
     with pytest.raises(InsecureSettings, match=reason) as refused:
         check_production(settings(environment="production", secret_key=STRONG))
-    assert "corta" not in str(refused.value)  # never the credential itself
+    assert "breve" not in str(refused.value) and "abcdefgh" not in str(refused.value)  # never the credential
 
 
 def test_production_refuses_plain_http_to_a_remote_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:
