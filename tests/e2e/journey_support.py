@@ -9,7 +9,7 @@ import httpx
 
 from registro.fake_enterprises import make_roster
 
-PASSWORD = "password-e2e-12345"
+PASSWORD = "Trulli e ulivi sul Gargano 1987"  # passes the password policy
 SCORES_HIGH = {"filiera": 22, "programma": 25, "specificita": 16, "impatto": 20}
 SCORES_LOW = {"filiera": 10, "programma": 12, "specificita": 8, "impatto": 9}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def test_the_server_runs_below_the_api_s_priority(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(prefect_server, "begin_sqlite_transactions_immediate", lambda: calls.append("immediate"))
     monkeypatch.setattr(prefect.cli, "app", lambda: calls.append("prefect"))
     monkeypatch.setattr("sys.argv", ["prefect_server", "server", "start", "--port", "4200"])
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # lock_down writes there: not into the test run's
     monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "registro:" + "x9" * 16)
     prefect_server.main()
     assert calls == [f"nice {prefect_server.NICENESS}", "immediate", "prefect"]
