@@ -22,7 +22,11 @@ Also here, before the app sees anything:
   on their own (``api.uploads``);
 - room: bodies larger than ``IN_MEMORY`` go to a temporary file, and all the bodies held at once
   (being received, or waiting for a slot) are at most ``held_limit`` bytes; past it, 503 until some
-  are done. The slots used to bound this (15 × 20 MB); reading first, this does;
+  are done. The slots used to bound this (15 × 20 MB); reading first, this does. One client address
+  may hold at most ``PER_CLIENT_HELD`` of it (429 past it), and a body that sends nothing for
+  ``IDLE_SECONDS`` is dropped (408): a tester's 13 stalled anonymous uploads of 20 MB, sent fast and
+  then left idle (the average rate allowed them 42 minutes), had filled the room and every login and
+  form got 503;
 - parsing: JSON is parsed whole by the app, before any authentication, at some 25 times its size
   (measured: an anonymous 20 MB body of ``{}`` took the API from 140 to 737 MB; 4 MB, to 245 MB).
   So at most ``LARGE_TEXT_AT_ONCE`` JSON or form bodies over ``LARGE_TEXT`` are in the app at once;
@@ -43,6 +47,8 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MIN_RATE = 8 * 1024  # bytes a second, on average, after the grace
+IDLE_SECONDS = 30.0  # and never longer than this without a byte
+PER_CLIENT_HELD = 48 * 1024 * 1024  # two 20 MB uploads at once from one client address, and some room
 TEXT_LIMIT = 4 * 1024 * 1024
 IN_MEMORY = 256 * 1024
 HELD_LIMIT = 256 * 1024 * 1024
@@ -56,8 +62,12 @@ LATE_MESSAGE = (
     "nulla è stato salvato, riprovare"
 )
 BUSY_MESSAGE = "il servizio sta ricevendo troppi dati in questo momento: nulla è stato salvato, riprovare tra poco"
+CLIENT_BUSY_MESSAGE = (
+    "troppi invii contemporanei da questo indirizzo: nulla è stato salvato, attendere la fine degli altri e riprovare"
+)
 REFUSALS = {  # status: (code, page title, what to do)
     408: ("richiesta_scaduta", "Tempo scaduto", "Riprovare: se il file è grande, con un collegamento più veloce."),
+    429: ("troppi_invii", "Troppi invii insieme", "Attendere che gli altri invii siano finiti e riprovare."),
     413: (
         "file_troppo_grande",
         "File troppo grande",
@@ -74,9 +84,11 @@ def carries_nul(body: bytes, content_type: bytes) -> bool:
     return b"%00" in body or b"\x00" in body
 
 
-def body_due(started: float, received: int, grace: float, rate: float = MIN_RATE) -> float:
-    """When the next bytes of a body must have arrived (the time on the clock of ``started``)."""
-    return started + grace + received / rate
+def body_due(started: float, received: int, grace: float, rate: float = MIN_RATE, last: float | None = None) -> float:
+    """When the next bytes of a body must have arrived (the time on the clock of ``started``): at the
+    average rate after the grace, and at most ``IDLE_SECONDS`` after the ``last`` bytes."""
+    due = started + grace + received / rate
+    return due if last is None else min(due, last + max(grace, IDLE_SECONDS))
 
 
 class BodyGuard:
@@ -89,6 +101,7 @@ class BodyGuard:
         self.min_rate = min_rate
         self.held_limit = held_limit
         self.held = 0  # bytes of the bodies held now (one event loop: no lock needed)
+        self.held_by: dict[str, int] = {}  # the same per client address
         self._large_text: anyio.Semaphore | None = None  # created on the server's event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,7 +120,7 @@ class BodyGuard:
         if length is not None and length.isdigit() and int(length) > limit:
             await self._refuse(scope, send, 413, _too_large(limit, upload))
             return
-        body = _Body()
+        body = _Body(scope["client"][0] if scope.get("client") else "-")
         try:
             if await self._read(scope, receive, send, body, limit, upload, content_type):
                 body.file.seek(0)
@@ -120,6 +133,10 @@ class BodyGuard:
                     await self.app(scope, _replay(body, receive), send)
         finally:
             self.held -= body.size
+            if body.size and (left := self.held_by.get(body.client, 0) - body.size) > 0:
+                self.held_by[body.client] = left
+            else:
+                self.held_by.pop(body.client, None)
             body.file.close()
 
     async def _read(
@@ -127,10 +144,12 @@ class BodyGuard:
     ) -> bool:
         """Reads the body; False if it was refused (answered here) or abandoned by the client."""
         started, tail = anyio.current_time(), b""
+        last: float | None = None
         inspect = content_type.startswith(INSPECTED)
         while True:
             message: Message | None = None
-            with anyio.move_on_after(body_due(started, body.size, self.grace, self.min_rate) - anyio.current_time()):
+            due = body_due(started, body.size, self.grace, self.min_rate, last)
+            with anyio.move_on_after(due - anyio.current_time()):
                 message = await receive()
             if message is None:
                 await self._refuse(scope, send, 408, LATE_MESSAGE)
@@ -138,10 +157,15 @@ class BodyGuard:
             if message["type"] == "http.disconnect":
                 return False
             chunk = message.get("body", b"")
+            last = anyio.current_time() if chunk else last
             body.size += len(chunk)
             self.held += len(chunk)
+            self.held_by[body.client] = self.held_by.get(body.client, 0) + len(chunk)
             if body.size > limit:
                 await self._refuse(scope, send, 413, _too_large(limit, upload))
+                return False
+            if self.held_by[body.client] > PER_CLIENT_HELD:
+                await self._refuse(scope, send, 429, CLIENT_BUSY_MESSAGE)
                 return False
             if self.held > self.held_limit:
                 await self._refuse(scope, send, 503, BUSY_MESSAGE)
@@ -189,9 +213,10 @@ def _too_large(limit: int, upload: bool) -> str:
 class _Body:
     """A body as it arrives: in memory up to IN_MEMORY, then in a temporary file."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: str) -> None:
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 (closed by the guard)
         self.size = 0
+        self.client = client  # its address, as uvicorn gives it (the proxy's forward only from trusted proxies)
 
 
 def _replay(body: _Body, receive: Receive) -> Receive:

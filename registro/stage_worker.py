@@ -50,6 +50,7 @@ SCAN_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 30.0
 DRAIN_SECONDS = 20.0
 SCAN_LIMIT = 500
+LOG_IGNORED_EVERY = 10.0
 
 
 def queued_action_ids(limit: int = SCAN_LIMIT) -> list[int]:
@@ -128,13 +129,21 @@ class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, worker: StageWorker, key: str) -> None:
         self.worker = worker
         self.key = key
+        self.ignored = 0  # since the last line logged about them
+        self.logged_at = -LOG_IGNORED_EVERY
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         action_id = worker_channel.decode(data, self.key)
         if action_id is not None:
             self.worker.offer(action_id)
-        else:
-            logger.warning("datagramma non autenticato ignorato da %s: %r", addr, data[:40])
+            return
+        # one line per LOG_IGNORED_EVERY seconds at most: a flood (a tester sent 218,800 in 10 s) must
+        # not fill the disk with the log
+        self.ignored += 1
+        now = time.monotonic()
+        if now - self.logged_at >= LOG_IGNORED_EVERY:
+            logger.warning("%d datagrammi non autenticati ignorati (l'ultimo da %s: %r)", self.ignored, addr, data[:40])
+            self.ignored, self.logged_at = 0, now
 
 
 async def serve(

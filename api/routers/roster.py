@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.actions import claim_edit, ensure_editable
 from api.deps import Context, Ctx, CurrentApplication
+from api.errors import TooManyAttempts
 from api.inflight import outside_inflight_limit
 from api.routers.documents import too_large
 from api.schemas import RosterIn, RosterRead, RosterRowRead
@@ -88,16 +89,25 @@ async def upload_roster(
 ) -> RosterRead:
     ensure_editable(ctx, application, ROSTER_STATES, "modificare l'elenco delle imprese")
     await run_in_threadpool(ctx.session.commit)  # no transaction while parsing; the claim sees any change
-    result = await parse_in_turn(request, file)
+    result = await parse_in_turn(request, file, ctx.user.id)
     return await run_in_threadpool(_save, ctx, application, result)
 
 
-async def parse_in_turn(request: Request, file: UploadFile) -> RosterParseResult:
+async def parse_in_turn(request: Request, file: UploadFile, user_id: int | None) -> RosterParseResult:
+    """One file per user at a time (a second gets 429 at once), ``PARSES_AT_ONCE`` in all: one user
+    sending hostile files together held both turns and kept another district's roster waiting 92 s."""
     state = request.app.state
     if getattr(state, "roster_parse_turns", None) is None:  # created on the server's event loop
         state.roster_parse_turns = anyio.Semaphore(PARSES_AT_ONCE)
-    async with outside_inflight_limit(request), state.roster_parse_turns:
-        return await anyio.to_thread.run_sync(read_roster_file, file)
+        state.roster_parsing_users = set()
+    if user_id in state.roster_parsing_users:
+        raise TooManyAttempts("è già in lettura un altro elenco che ha caricato: attenderne l'esito e riprovare")
+    state.roster_parsing_users.add(user_id)
+    try:
+        async with outside_inflight_limit(request), state.roster_parse_turns:
+            return await anyio.to_thread.run_sync(read_roster_file, file)
+    finally:
+        state.roster_parsing_users.discard(user_id)
 
 
 def read_roster_file(file: UploadFile) -> RosterParseResult:

@@ -163,3 +163,40 @@ def test_upload_too_big_is_413(small_app: FastAPI, auth: Http, people: People, s
     assert roster.status_code == 413
     assert fetch(session, select(Document)) == []
     assert not list(get_settings().files_dir.glob(".upload-*"))
+
+
+def test_one_roster_file_per_user_is_parsed_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's second file while the first is read gets 429 at once; another user's goes on."""
+    import threading
+
+    import anyio
+    from fastapi import FastAPI
+    from starlette.requests import Request
+
+    from api.errors import TooManyAttempts
+    from api.routers import roster
+
+    release = threading.Event()
+    parsed: list[str] = []
+
+    def slow_read(file: object) -> str:
+        release.wait(10)
+        parsed.append(str(file))
+        return str(file)
+
+    monkeypatch.setattr(roster, "read_roster_file", slow_read)
+    request = Request({"type": "http", "app": FastAPI(), "headers": []})
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(roster.parse_in_turn, request, "primo", 7)
+            await anyio.sleep(0.1)
+            with pytest.raises(TooManyAttempts, match="già in lettura"):
+                await roster.parse_in_turn(request, "secondo", 7)  # type: ignore[arg-type]
+            group.start_soon(roster.parse_in_turn, request, "altrui", 8)
+            await anyio.sleep(0.1)
+            release.set()
+        assert await roster.parse_in_turn(request, "terzo", 7) == "terzo"  # type: ignore[arg-type]
+
+    anyio.run(scenario)
+    assert sorted(parsed) == ["altrui", "primo", "terzo"]

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from starlette.types import Message, Receive, Scope, Send
 
 from api.inflight import InFlightLimit
-from api.input_guard import IN_MEMORY, MIN_RATE, BodyGuard, body_due
+from api.input_guard import IDLE_SECONDS, IN_MEMORY, MIN_RATE, PER_CLIENT_HELD, BodyGuard, body_due
 
 MB = 1024 * 1024
 
 
-def scope(body_headers: list[tuple[bytes, bytes]], path: str = "/api/v1/x") -> Scope:
-    return {"type": "http", "method": "POST", "path": path, "headers": body_headers}
+def scope(body_headers: list[tuple[bytes, bytes]], path: str = "/api/v1/x", address: str = "10.0.0.1") -> Scope:
+    return {"type": "http", "method": "POST", "path": path, "headers": body_headers, "client": (address, 5000)}
 
 
 def sized(length: int, kind: bytes = b"application/json") -> list[tuple[bytes, bytes]]:
@@ -164,3 +164,38 @@ def test_a_stalled_body_holds_no_slot() -> None:
 
     answered, elapsed = asyncio.run(both())
     assert status(answered) == 200 and elapsed < 0.5
+
+
+def test_a_body_may_not_idle_even_when_its_average_rate_would_allow_it() -> None:
+    assert body_due(0.0, 20 * MB, 10, last=100.0) == 100.0 + IDLE_SECONDS  # 20 MB sent fast, then silence
+    assert body_due(0.0, 0, 10, last=None) == 10.0
+
+
+def test_one_client_address_holds_only_its_share_of_the_room() -> None:
+    """Two stalled 20 MB uploads from one address hold their share; a third from it is refused (429),
+    another address's upload goes through."""
+    headers = [(b"content-length", str(21 * MB).encode()), *CHUNKED[1:]]
+
+    async def upload(guard: BodyGuard, address: str, stall: bool) -> int:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await guard(scope(headers, address=address), client([b"x" * MB] * 20, stall=stall), send)
+        return int(sent[0]["status"])
+
+    async def scenario() -> tuple[int, int]:
+        guard = BodyGuard(App(), upload_limit=21 * MB, grace=10)
+        stalled = [asyncio.create_task(upload(guard, "10.0.0.1", stall=True)) for _ in range(2)]
+        await asyncio.sleep(0.3)  # both have sent their 20 MB and wait for the rest
+        third = await asyncio.wait_for(upload(guard, "10.0.0.1", stall=False), 5)
+        other = await asyncio.wait_for(upload(guard, "10.0.0.9", stall=False), 5)
+        for task in stalled:
+            task.cancel()
+        await asyncio.gather(*stalled, return_exceptions=True)
+        assert guard.held == 0 and guard.held_by == {}
+        return third, other
+
+    assert PER_CLIENT_HELD < 3 * 20 * MB
+    assert asyncio.run(scenario()) == (429, 200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from collections.abc import Callable
 
 import openpyxl
 import pytest
@@ -135,8 +136,25 @@ def test_a_dtd_or_entities_make_it_unreadable() -> None:
     laughs = b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>' + sheet_xml(
         b'<row><c t="inlineStr"><is><t>&lol2;</t></is></c></row>'
     )
-    with pytest.raises(Unreadable):
+    with pytest.raises((Unreadable, SheetRefused)):
         list(first_sheet_rows(with_parts(workbook([["x"]]), {SHEET: laughs})))
+
+
+@pytest.mark.parametrize(
+    "bomb", [bombs.deep_elements, bombs.long_attribute, bombs.many_attributes, bombs.comment], ids=lambda b: b.__name__
+)
+def test_structure_bombs_are_refused_at_once(bomb: Callable[[], bytes]) -> None:
+    data = bomb()
+    started = time.process_time()
+    with pytest.raises(SheetRefused, match="struttura di un foglio di calcolo"):
+        list(first_sheet_rows(data))
+    assert time.process_time() - started < 1.0
+
+
+def test_the_xml_declaration_and_long_cells_are_fine() -> None:
+    text = "è" * 32_000  # 64 kB of UTF-8 in one cell
+    rows = list(first_sheet_rows(workbook([["Ragione sociale"], [text]])))
+    assert rows[1][1][0] == text
 
 
 @pytest.mark.parametrize("data", [b"", b"PK\x03\x04garbage", bombs.MB * b"x"])

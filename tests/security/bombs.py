@@ -120,6 +120,29 @@ def other_compression(inflated: int = 64 * MB) -> bytes:
     return _zip(_with_rows(_repeat(b" ", inflated)), zipfile.ZIP_BZIP2)
 
 
+def deep_elements(inflated: int = 63 * MB) -> bytes:
+    """Millions of unclosed elements in one row, under the reader's 64 MB sheet cap (found by a tester:
+    a 63 kB file took the API to 2.9 GB, expat keeping every open element)."""
+    return _zip(_with_rows([b'<row r="2">', *_repeat(b"<x>", inflated)]))
+
+
+def long_attribute(inflated: int = 60 * MB) -> bytes:
+    """One attribute value of 60 MB (with ``>`` in it): expat 2.5 re-scans the unfinished token at every
+    feed, 28.7 s of CPU for a 60 kB file."""
+    return _zip(_with_rows([b'<row r="2" x="', *_repeat(b"a>", inflated), b'"/>']))
+
+
+def many_attributes(count: int = 2_000_000) -> bytes:
+    """One start tag with millions of distinct attributes: expat builds them all before any callback."""
+    attributes = (b" a%d=''" % i for i in range(count))
+    return _zip(_with_rows([b'<row r="2"', *attributes, b"/>"]))
+
+
+def comment(inflated: int = 60 * MB) -> bytes:
+    """A 60 MB comment full of ``<``: one token for expat, whatever counts the tags."""
+    return _zip(_with_rows([b"<!--", *_repeat(b"<a ", inflated), b"-->"]))
+
+
 BOMBS: dict[str, Callable[[], bytes]] = {
     "righe vuote": blank_rows,
     "riga lontana": far_row,

@@ -134,6 +134,10 @@ BOMBS: dict[str, Callable[[], bytes]] = {
     "riga lontana": bombs.far_row,
     "testi condivisi": bombs.shared_strings,
     "directory falsa": lambda: bombs.lying_directory(declared=16 * bombs.MB),
+    "elementi annidati": bombs.deep_elements,
+    "attributo lungo": bombs.long_attribute,
+    "molti attributi": bombs.many_attributes,
+    "commento": bombs.comment,
 }
 
 
