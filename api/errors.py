@@ -57,6 +57,13 @@ HTTP_MESSAGES = {
     413: ("richiesta troppo grande", "file_troppo_grande"),
 }
 
+# what FastAPI and Starlette themselves raise, in English
+FRAMEWORK_MESSAGES = {
+    "There was an error parsing the body": "il corpo della richiesta non è leggibile (JSON o modulo non valido)",
+    "Not Found": "risorsa non trovata",
+    "Method Not Allowed": "metodo non consentito per questo indirizzo",
+}
+
 # pydantic error type -> Italian reason (ctx values are formatted in)
 REASONS = {
     "missing": "campo obbligatorio",
@@ -149,6 +156,7 @@ async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
     default, code = HTTP_MESSAGES.get(exc.status_code, ("errore nella richiesta", "errore"))
     phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("", phrase) else default
+    detail = FRAMEWORK_MESSAGES.get(detail, detail)
     response = error_response(exc.status_code, detail, code)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value

@@ -86,3 +86,10 @@ def test_a_page_shows_the_same_errors_as_an_italian_page() -> None:
     assert "Traceback" not in bug.text and "ZeroDivision" not in bug.text
     missing = client.get("/pagina-che-non-esiste")
     assert missing.status_code == 404 and "<h1>Pagina non trovata</h1>" in missing.text
+
+
+def test_a_body_too_deep_to_parse_gets_an_italian_400(client: TestClient) -> None:
+    deep = "[" * 200_000 + "]" * 200_000
+    response = client.post("/api/v1/auth/password", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text  # parsed before anything else: English until now
+    assert response.json()["detail"] == "il corpo della richiesta non è leggibile (JSON o modulo non valido)"
