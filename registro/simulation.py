@@ -171,12 +171,14 @@ class Simulation:
 
     def _file_reports(self, day: date, now: datetime, figures: YearFigures) -> None:
         """Each open report has its planned filing day: 75% before the due date, 20% late, 5% never."""
-        for report, application in self.session.exec(
-            select(AnnualReport, Application)
+        for report, application, district_name in self.session.exec(
+            select(AnnualReport, Application, District.name)
             .join(Application, col(Application.id) == col(AnnualReport.application_id))
+            .join(District, col(District.id) == col(Application.district_id))
             .where(AnnualReport.state == State.REPORT_OPEN, col(AnnualReport.filed_at).is_(None))
         ).all():
-            plan = random.Random(f"{self.seed}:{report.id}").random()
+            # drawn from what the simulation named, not from database ids (which depend on the database's past)
+            plan = random.Random(f"{self.seed}:{district_name}:{report.year}").random()
             if day == report.due_on + timedelta(days=1):
                 figures.reports_overdue_at_due_date += 1
             if plan >= 0.95:
@@ -206,12 +208,13 @@ class Simulation:
 
     def _renewals(self, day: date, now: datetime, figures: YearFigures) -> None:
         """80% of districts file a renewal 150 to 40 days before the end of validity; officials confirm it."""
-        for entry, application in self.session.exec(
-            select(RegistryEntry, Application)
+        for entry, application, district_name in self.session.exec(
+            select(RegistryEntry, Application, District.name)
             .join(Application, col(Application.id) == col(RegistryEntry.application_id))
+            .join(District, col(District.id) == col(RegistryEntry.district_id))
             .where(Application.state == State.ACTIVE, col(RegistryEntry.valid_until).is_not(None))
         ).all():
-            plan = random.Random(f"{self.seed}:renewal:{entry.id}:{entry.valid_until}").random()
+            plan = random.Random(f"{self.seed}:renewal:{district_name}:{entry.valid_until}").random()
             lead = 40 + int(plan / 0.8 * 110)
             if plan >= 0.8 or entry.valid_until is None or day != entry.valid_until - timedelta(days=lead):
                 continue
