@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_PASSWORD = "bench-admin-password-1"
-PASSWORD = "bench-password-12345"
+ADMIN_PASSWORD = "Pozzanghere di Murgia e Salento 41"
+PASSWORD = "Uliveti secolari di Ostuni 73"
 
 
 def free_port() -> int:

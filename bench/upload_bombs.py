@@ -178,6 +178,10 @@ def main() -> None:
         "testi condivisi": lambda: bombs.shared_strings(inflated),
         "directory falsa": lambda: bombs.lying_directory(inflated),
         "bzip2": bombs.other_compression,
+        "elementi annidati": bombs.deep_elements,
+        "attributo lungo": bombs.long_attribute,
+        "molti attributi": bombs.many_attributes,
+        "commento": bombs.comment,
     }
     with tempfile.TemporaryDirectory(prefix="registro-bench-") as tmp:
         api = LiveApi(Path(tmp), args.database)

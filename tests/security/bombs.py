@@ -148,4 +148,8 @@ BOMBS: dict[str, Callable[[], bytes]] = {
     "riga lontana": far_row,
     "testi condivisi": shared_strings,
     "directory falsa": lying_directory,
+    "elementi annidati": deep_elements,
+    "attributo lungo": long_attribute,
+    "molti attributi": many_attributes,
+    "commento": comment,
 }
