@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from registro.fake_enterprises import make_roster  # noqa: E402
 
 ADMIN_PASSWORD = "il faro di Punta Palascia"  # registro.password_policy
-PASSWORD = "bench-password-12345"
+PASSWORD = "Scogliere bianche di Polignano 58"  # registro.password_policy
 WAIT_SECONDS = 10  # the driver awaits each action's outcome on the server (GET /actions/{id}?wait=)
 OFFICIAL, HEAD, COMMITTEE = "funz.bench", "dir.bench", ("val1.bench", "val2.bench", "val3.bench")
 
@@ -315,7 +315,7 @@ async def empty_flows(count: int, concurrency: int, *, shared_clients: bool = Fa
         nonlocal failed
         try:
             await empty()
-        except Exception:  # e.g. the Prefect server's 503 after the client's retries
+        except Exception:  # e.g. an error of the Prefect server after the client's retries
             failed += 1
 
     async with contextlib.AsyncExitStack() as stack:
@@ -328,7 +328,7 @@ async def empty_flows(count: int, concurrency: int, *, shared_clients: bool = Fa
 
     await APILogHandler.aflush()  # the runs' last log lines reach the server before it stops
     if failed:
-        print(f"  ATTENZIONE: {failed} flussi vuoti non avviati (il server Prefect ha risposto 503)")
+        print(f"  ATTENZIONE: {failed} flussi vuoti non riusciti (vedere le righe di errore sopra)")
     return elapsed
 
 
