@@ -82,7 +82,9 @@ def test_a_writer_in_another_process_is_waited_for_without_the_busy_handler_s_sl
     holder.wait(5)
     con.execute("INSERT INTO t VALUES (2)")
     con.commit()
-    assert 0 <= began - released < 0.04
+    # The holder reads its clock just after COMMIT released the lock, so the gated writer may already
+    # hold it by then: a few milliseconds before is the same instant.
+    assert -0.01 <= began - released < 0.04
     assert [n for (n,) in con.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
 
 
