@@ -3,9 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres lint demo bench simulate clean
+.PHONY: run test suite lint demo bench simulate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,26 +15,22 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)            ## set up and start everything on the embedded default (Ctrl-C stops it)
 	$(BIN)/registro run
 
-test: lint test-sqlite test-postgres   ## set up, lint, type-check, run the suite on SQLite and PostgreSQL
+test: lint suite         ## set up, lint, type-check, run the suite (on an embedded PostgreSQL of its own)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test-sqlite: $(STAMP)
+suite: $(STAMP)          ## the suite alone; REGISTRO_TEST_DATABASE_URL=<a server's maintenance database> to use another server
 	$(BIN)/pytest -q
-
-test-postgres: $(STAMP)
-	REGISTRO_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
 
 demo: $(STAMP)           ## load demonstration data into ./var
 	$(BIN)/registro demo-data
 
-bench: $(STAMP)           ## print the benchmarks' figures (lifecycle through HTTP, daily sweeps on SQLite and PostgreSQL)
+bench: $(STAMP)           ## print the benchmarks' figures (lifecycle through HTTP, daily sweeps)
 	$(BIN)/python bench/lifecycle_http.py
 	$(BIN)/python bench/sweeps.py
-	$(BIN)/python bench/sweeps.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 simulate: $(STAMP)        ## four simulated years of 200 districts (database of its own under var/simulazione)
 	$(BIN)/registro simulate --districts 200 --years 4

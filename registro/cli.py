@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -15,6 +17,26 @@ def owner_only_files() -> None:
     import os
 
     os.umask(0o077)
+
+
+@contextmanager
+def database_available(*, throwaway: bool = False) -> Iterator[None]:
+    """The settings' database for the command's duration: on the embedded default the server that
+    ``registro run`` keeps, or one started here and stopped at the end (``throwaway``: a database
+    thrown away afterwards, without durability)."""
+    from registro.embedded_postgres import EmbeddedPostgresError, ensure_running
+    from registro.settings import get_settings
+
+    settings = get_settings()
+    if not settings.uses_embedded_database:
+        yield
+        return
+    try:
+        with ensure_running(settings.embedded_pgdata, fast_unsafe=throwaway, say=typer.echo):
+            yield
+    except EmbeddedPostgresError as exc:
+        typer.echo(f"ERRORE: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -61,7 +83,8 @@ def init_db() -> None:
     from registro.bootstrap import prepare_database
 
     try:
-        prepare_database()
+        with database_available():
+            prepare_database()
     except ChainRefused as exc:  # migration 0005 on an audit chain already broken
         typer.echo(f"ERRORE: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -78,9 +101,10 @@ def demo_data() -> None:
     from registro.demo import load_demo
     from registro.settings import get_settings
 
-    prepare_database()
-    with session_scope() as session:
-        load_demo(session, profile=load_profile(get_settings().profile), now=datetime.now(UTC), log=typer.echo)
+    with database_available():
+        prepare_database()
+        with session_scope() as session:
+            load_demo(session, profile=load_profile(get_settings().profile), now=datetime.now(UTC), log=typer.echo)
 
 
 @app.command()
@@ -89,7 +113,7 @@ def simulate(
     years: int = typer.Option(4, min=1, max=20, help="quanti anni simulare"),
     start: str = typer.Option("2026-01-01", help="primo giorno simulato (AAAA-MM-GG)"),
     seed: int = typer.Option(1, help="seme dei comportamenti simulati"),
-    data_dir: str = typer.Option("var/simulazione", help="cartella del database della simulazione (ricreato)"),
+    data_dir: str = typer.Option("var/simulazione", help="cartella del database della simulazione (ricreata)"),
     database_url: str = typer.Option("", help="oppure un database vuoto (es. PostgreSQL) da usare"),
 ) -> None:
     """Simula anni di procedimento: riconoscimenti, relazioni annuali, promemoria, rinnovi e scadenze."""
@@ -119,17 +143,19 @@ def simulate(
 
     get_settings.cache_clear()
     db.get_engine.cache_clear()
-    migrate(db.get_engine())
-    last = date(first.year + years, first.month, first.day) - timedelta(days=1)
-    started = time.perf_counter()
-    with db.session_scope() as session:
-        sim = Simulation(session, load_profile(get_settings().profile), seed=seed, log=typer.echo)
-        where = get_settings().resolved_database_url
-        typer.echo(f"Simulazione: {districts} distretti dal {first:%d/%m/%Y} al {last:%d/%m/%Y} ({where})")
-        sim.create_staff(datetime.combine(first, dtime(8, 0), tzinfo=UTC))
-        sim.recognise_districts(districts, first)
-        sim.run(first, last)
-        report(sim, typer.echo)
+    with database_available(throwaway=True):
+        migrate(db.get_engine())
+        last = date(first.year + years, first.month, first.day) - timedelta(days=1)
+        started = time.perf_counter()
+        with db.session_scope() as session:
+            sim = Simulation(session, load_profile(get_settings().profile), seed=seed, log=typer.echo)
+            where = get_settings().resolved_database_url
+            typer.echo(f"Simulazione: {districts} distretti dal {first:%d/%m/%Y} al {last:%d/%m/%Y} ({where})")
+            sim.create_staff(datetime.combine(first, dtime(8, 0), tzinfo=UTC))
+            sim.recognise_districts(districts, first)
+            sim.run(first, last)
+            report(sim, typer.echo)
+        db.get_engine().dispose()
     typer.echo(f"\nDurata: {time.perf_counter() - started:.1f} s")
 
 
@@ -160,7 +186,7 @@ def create_user(
     if problem:
         typer.echo(f"Password non accettata: {problem}.", err=True)
         raise typer.Exit(1)
-    with session_scope() as session:
+    with database_available(), session_scope() as session:
         session.add(
             User(
                 username=username,
@@ -209,7 +235,7 @@ def audit_verify(
     except InsecureSettings as exc:
         typer.echo(f"ERRORE: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with read_scope() as session:  # reads only: on SQLite no write lock while the chains are walked
+    with database_available(), read_scope() as session:
         code = check(session, typer.echo, witnesses=teste, key=key)
     raise typer.Exit(code)
 

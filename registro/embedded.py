@@ -1,10 +1,11 @@
 """``registro run``: the embedded default, everything on one machine under ``settings.data_dir``.
 
-Child processes, started in this order and stopped in the reverse one:
-``prefect`` (``prefect server start`` on SQLite, with its scheduler, through
-``registro.prefect_server``), ``posta`` (the local SMTP capture server, only when
-``REGISTRO_SMTP_HOST`` is empty), ``runner`` (``python -m registro.serve``: the deployments of
-``prefect.yaml`` with their schedules), ``fasi`` (``python -m registro.stage_worker``:
+Child processes, started in this order and stopped in the reverse one: ``postgres`` (the embedded
+PostgreSQL server on ``<data_dir>/postgres``, ``registro.embedded_postgres``; not started when
+``REGISTRO_DATABASE_URL`` names another), ``prefect`` (``prefect server start`` on its own database
+of that server, with its scheduler, through ``registro.prefect_server``), ``posta`` (the local SMTP
+capture server, only when ``REGISTRO_SMTP_HOST`` is empty), ``runner`` (``python -m registro.serve``:
+the deployments of ``prefect.yaml`` with their schedules), ``fasi`` (``python -m registro.stage_worker``:
 the stage flows of the actions the API accepts) and ``api`` (uvicorn ``api.main:app``).
 Their output goes to the terminal, one prefix per process, and to ``<data_dir>/log/<name>.log``.
 Ctrl-C or SIGTERM stops them all and exits 0; if one dies on its own the others are stopped and the
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from registro import local_secrets
+from registro import embedded_postgres, local_secrets
 from registro.mailcatcher import READY_LINE as MAIL_READY
 from registro.serve import DRAIN_SECONDS, PROJECT_ROOT
 from registro.serve import READY_LINE as RUNNER_READY
@@ -55,6 +56,8 @@ class Child:
     cwd: Path | None = None
     env: dict[str, str] = field(default_factory=dict)  # on top of os.environ
     stop_timeout: float = STOP_TIMEOUT
+    stop_signal: int = signal.SIGTERM
+    preexec: Callable[[], None] | None = None  # instead of the supervisor's (which sets PDEATHSIG)
     proc: subprocess.Popen[str] | None = None
     pump: threading.Thread | None = None
     ready: threading.Event = field(default_factory=threading.Event)
@@ -146,11 +149,18 @@ def prepare_environment(settings: Settings) -> Path:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         }
     )
-    prefect_home = data_dir / "prefect"
-    os.environ.setdefault("PREFECT_API_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}")
+    if settings.uses_embedded_database:
+        prefect_db = embedded_postgres.url(settings.embedded_pgdata, "prefect", driver="postgresql+asyncpg")
+        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
+    elif not os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL"):
+        say(
+            "ERRORE: con REGISTRO_DATABASE_URL serve anche PREFECT_API_DATABASE_CONNECTION_URL (il database "
+            "PostgreSQL del server Prefect, per esempio postgresql+asyncpg://utente@host/prefect)"
+        )
+        raise SystemExit(1)
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
-    # No automations are configured on the embedded server, yet its triggers service reads every event;
-    # on SQLite those reads and writes compete with the flow runs' own. Measured with it off
+    # No automations are configured on the embedded server, yet its triggers service reads every event,
+    # competing with the flow runs for the 2 cores. Measured with it off (on the earlier database)
     # (bench/lifecycle_http.py, 60 districts, 8 in flight, 2 cores): total 139-172 s -> 69-83 s,
     # action -> flow completed p95 13.5-14.3 s -> 6.5-6.7 s. Set it to "true" to use automations.
     os.environ.setdefault("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", "false")
@@ -159,15 +169,26 @@ def prepare_environment(settings: Settings) -> Path:
 
 
 def _prepare_database() -> None:
-    try:
-        from registro import bootstrap  # type: ignore[attr-defined,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "registro.bootstrap":
-            raise
-        say("ATTENZIONE: registro.bootstrap non c'è ancora: migrazione del database saltata")
-        return
+    from registro import bootstrap
+
     say("migrazione del database dell'applicazione…")
     bootstrap.prepare_database()
+    bootstrap.get_engine().dispose()  # the children open their own
+
+
+def postgres_child(settings: Settings) -> Child:
+    """The embedded PostgreSQL server, created on first use; it runs as ``registro-pg`` when we are
+    root, stops fast (SIGINT) at Ctrl-C and when this process dies in any way (PDEATHSIG)."""
+    pgdata = settings.embedded_pgdata.resolve()
+    who = embedded_postgres.prepare(pgdata, say)
+    return Child(
+        "postgres",
+        embedded_postgres.server_argv(pgdata),
+        ready_check=lambda: embedded_postgres.socket_ready(pgdata),
+        env={"LC_ALL": "C"},
+        stop_signal=signal.SIGINT,
+        preexec=embedded_postgres.demote(who, signal.SIGINT),
+    )
 
 
 def _check_versions() -> None:
@@ -211,8 +232,8 @@ class Supervisor:
             text=True,
             errors="replace",
             bufsize=1,
-            start_new_session=True,  # Ctrl-C reaches only us: we stop the children in order
-            preexec_fn=self.preexec,
+            start_new_session=child.preexec is None,  # Ctrl-C reaches only us: we stop the children in order
+            preexec_fn=child.preexec or self.preexec,
         )
         self.children.append(child)
         child.pump = threading.Thread(target=self._pump, args=(child, child.proc.stdout, log), daemon=True)
@@ -252,7 +273,7 @@ class Supervisor:
             if proc is None or proc.poll() is not None:
                 continue
             say(f"arresto di {child.name} (pid {proc.pid})…")
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(child.stop_signal)
             try:
                 proc.wait(child.stop_timeout)
             except subprocess.TimeoutExpired:
@@ -326,8 +347,27 @@ def _banner(settings: Settings, data_dir: Path, elapsed: float) -> None:
         f"{local_secrets.secrets_dir(data_dir) / local_secrets.PREFECT_AUTH}; da terminale: registro prefect …)"
     )
     say(f"  Posta:                 {mail}")
+    if settings.uses_embedded_database:
+        say(f"  Database:              PostgreSQL in {settings.embedded_pgdata.resolve()} (solo socket locale)")
     say(f"  Dati e log:            {data_dir} (log in {data_dir / 'log'})")
     say("Premi Ctrl-C per fermare tutto.")
+
+
+def _start_embedded_database(supervisor: Supervisor, settings: Settings) -> str | None:
+    pgdata = settings.embedded_pgdata.resolve()
+    if embedded_postgres.running_pid(pgdata) is not None:
+        return f"ERRORE: un altro processo usa già il database in {pgdata} (un altro 'registro run' o un comando)"
+    try:
+        postgres = postgres_child(settings)
+    except embedded_postgres.EmbeddedPostgresError as refused:
+        return f"ERRORE: {refused}"
+    supervisor.start(postgres)
+    error = supervisor.wait_ready([postgres])
+    if error is None:
+        created = embedded_postgres.create_databases(pgdata)
+        if created:
+            say(f"creati i database {', '.join(created)} in {pgdata}")
+    return error
 
 
 def raise_open_file_limit() -> int:
@@ -368,10 +408,13 @@ def run_all() -> None:
         raise SystemExit(1)
 
     _check_versions()
-    _prepare_database()
     error: str | None = None
     try:
-        for group in plan(settings, data_dir):
+        if settings.uses_embedded_database:
+            error = _start_embedded_database(supervisor, settings)
+        if error is None:
+            _prepare_database()
+        for group in plan(settings, data_dir) if error is None else []:
             for child in group:
                 supervisor.start(child)
             error = supervisor.wait_ready(group)

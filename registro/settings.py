@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from registro import local_secrets
+from registro import embedded_postgres, local_secrets
 
 AUDIT_ARCHIVE_EXAMPLE = "conservazione@regione.example"  # development only: refused in production
 PRODUCTION = {"production", "produzione", "prod"}
@@ -30,7 +30,8 @@ class Settings(BaseSettings):
 
     environment: str = "development"
     data_dir: Path = Path("var")
-    database_url: str = ""  # empty: SQLite under data_dir
+    # empty: the embedded PostgreSQL server on data_dir/postgres (registro.embedded_postgres)
+    database_url: str = ""
     profile: str = "puglia"
     # empty outside production: a random key of this data folder (registro.local_secrets)
     secret_key: str = ""
@@ -49,9 +50,9 @@ class Settings(BaseSettings):
     # the stage worker (registro.stage_worker) listens on 127.0.0.1 for the ids of accepted actions
     stage_worker_port: int = 4210
     # flows it runs at once: one per core. Each run is CPU in this process and in the Prefect server, so
-    # more only add contention, and a run holding SQLite's write lock waits for the others' CPU. On 2 cores,
-    # 60 districts, 8 in flight, interleaved pairs: 4 at once against 2 gave action p95 109/97 against
-    # 45/53 ms, flow completion p95 1357/1410 against 1067/1269 ms (8 against 4, earlier: 121 against 80 ms)
+    # more only add contention. Measured on the earlier database, 2 cores, 60 districts, 8 in flight, interleaved pairs:
+    # 4 at once against 2 gave action p95 109/97 against 45/53 ms, flow completion p95 1357/1410 against
+    # 1067/1269 ms
     stage_worker_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
     # argon2 cost; tests lower it, production keeps the library defaults
@@ -88,7 +89,16 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'registro.db').as_posix()}"
+        return embedded_postgres.url(self.embedded_pgdata, "registro")
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        """The embedded server's data folder (used when ``database_url`` is empty)."""
+        return self.data_dir / "postgres"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
 
     @property
     def effective_secret_key(self) -> str:
@@ -107,10 +117,6 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.resolved_database_url.startswith("sqlite")
 
 
 @lru_cache

@@ -11,8 +11,7 @@ Why a process of its own: Prefect's engine costs about 65 ms of CPU per flow run
 runs it (measured on 2 cores). Inside the API process that CPU time competed for the interpreter
 with the requests, and an action's answer waited behind the flows of the other actions
 (bench/lifecycle_http.py, 8 districts in flight: action p95 0.4-1.5 s). Here the operating system
-shares the cores between the two processes, and this one runs at a lower priority (``NICENESS``):
-a person waiting for a page goes first, a flow run a few milliseconds later.
+shares the cores between the two processes.
 
 Nothing is lost if a datagram is: every ``SCAN_SECONDS`` the worker also reads the queued actions
 from the database (so, too, at start-up), and the recovery sweep still runs every minute. An action
@@ -40,7 +39,6 @@ from models.application import StageAction
 from models.enums import ActionStatus
 from registro import worker_channel
 from registro.db import read_scope
-from registro.priority import NICENESS, lower_priority
 from registro.settings import get_settings
 
 logger = logging.getLogger("registro.stage_worker")
@@ -179,12 +177,9 @@ async def serve(
 def main() -> int:
 
     from flows.dispatch import run_stage_flow, shared_prefect_clients
-    from registro.gc_tuning import freeze_startup_objects
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    lower_priority(NICENESS)
-    freeze_startup_objects()  # Prefect, SQLAlchemy, xhtml2pdf: never walked again by a full collection
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -1,14 +1,17 @@
-"""Shared fixtures. The database comes from REGISTRO_TEST_DATABASE_URL (default: a SQLite file).
-
-`make test` runs the suite twice: on SQLite and on the local PostgreSQL.
+"""Shared fixtures. The database: a PostgreSQL server named by REGISTRO_TEST_DATABASE_URL (its
+maintenance database, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) or, without it,
+an embedded server of the session's own (``registro.embedded_postgres``, started in about a second,
+without durability). Each run works in a database of its own, created then dropped.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,17 +37,33 @@ from models.profiles import RegionProfile, load_profile
 from tests.api_support import Clock, Dispatched, Http, People, run_action_synchronously_for_tests
 from tests.factories import Factory
 
+_session_server = ExitStack()
 
-def _database_url(tmp_dir: Path) -> str:
-    return os.environ.get("REGISTRO_TEST_DATABASE_URL") or f"sqlite:///{(tmp_dir / 'test.db').as_posix()}"
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection (some modules read the variable): the embedded server, unless one is named."""
+    if os.environ.get("REGISTRO_TEST_DATABASE_URL"):
+        return
+    from registro import embedded_postgres
+
+    folder = Path(tempfile.mkdtemp(prefix="registro-test-"))
+    _session_server.callback(shutil.rmtree, folder, True)
+    pgdata = folder / "pg"
+    _session_server.enter_context(embedded_postgres.ensure_running(pgdata, fast_unsafe=True, say=lambda _: None))
+    os.environ["REGISTRO_TEST_DATABASE_URL"] = embedded_postgres.url(pgdata, "postgres")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _session_server.close()
+
+
+def _database_url() -> str:
+    return os.environ["REGISTRO_TEST_DATABASE_URL"]
 
 
 @contextmanager
 def _private_database(url: str) -> Iterator[str]:
-    """On PostgreSQL, a database of this run's own (created, then dropped): runs never collide."""
-    if not url.startswith("postgresql"):
-        yield url
-        return
+    """A database of this run's own (created, then dropped): runs never collide."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -66,7 +85,7 @@ def _private_database(url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     data_dir = tmp_path_factory.mktemp("var")
-    with _private_database(_database_url(data_dir)) as url:
+    with _private_database(_database_url()) as url:
         yield from _migrated_engine(url, data_dir)
 
 

@@ -4,7 +4,7 @@ Fixtures: ``live_server`` (per test; ``.url``, ``.clock``, ``.settle()``), ``bro
 package) and ``page`` (a new context per test: 1280x900, it-IT). Helpers: ``shot``, ``login``, ``logout``,
 ``unlabelled_fields``, ``run_in_thread`` (Prefect flows and ``asyncio.run`` while Playwright holds the main
 thread's event loop). Screenshots go to ``test-artifacts/screenshots/`` (the CI artifacts); a failing test
-leaves ``FAILED-<test>-<sqlite|postgresql>.png`` there too.
+leaves ``FAILED-<test>.png`` there too.
 
 Without /usr/bin/chromium the tests are skipped on a workstation and fail in CI (env ``CI`` set).
 """
@@ -185,8 +185,7 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
     tab.on("console", on_console)
     tab.on("pageerror", lambda error: problems.append(f"errore di script ({tab.url}): {error}"))
-    database = "postgresql" if os.environ.get("REGISTRO_TEST_DATABASE_URL", "").startswith("postgresql") else "sqlite"
-    failure_shot = f"FAILED-{request.node.name}-{database}"
+    failure_shot = f"FAILED-{request.node.name}"
     (SCREENSHOTS / f"{failure_shot}.png").unlink(missing_ok=True)  # a previous run's
     try:
         yield tab
