@@ -242,17 +242,40 @@ def test_registro_run_serves_deployments_and_stops_cleanly(project: Path, tmp_pa
 def test_the_embedded_prefect_server_runs_without_the_automations_service_unless_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from sqlalchemy.engine import make_url
+
     from registro.embedded import prepare_environment
     from registro.settings import Settings
 
-    settings = Settings(data_dir=tmp_path / "var")
+    settings = Settings(data_dir=tmp_path / "var", database_url="")
     monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if "TRIGGERS" not in k})
     prepare_environment(settings)
     assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
+    socket_dir = (tmp_path / "var" / "postgres").resolve()
+    assert (
+        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] == f"postgresql+asyncpg://postgres@/prefect?host={socket_dir}"
+    )
     assert os.environ["PREFECT_API_URL"] == f"http://127.0.0.1:{settings.prefect_port}/api"
     monkeypatch.setattr(os, "environ", {**os.environ, "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true"})
     prepare_environment(settings)
     assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "true"
+
+
+def test_with_a_database_of_its_own_prefect_s_must_be_named_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from registro.embedded import prepare_environment
+    from registro.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url="postgresql+psycopg://registro@db.regione.example/registro"
+    )
+    monkeypatch.setattr(
+        os, "environ", {k: v for k, v in os.environ.items() if k != "PREFECT_API_DATABASE_CONNECTION_URL"}
+    )
+    with pytest.raises(SystemExit):
+        prepare_environment(settings)
+    assert "serve anche PREFECT_API_DATABASE_CONNECTION_URL" in capsys.readouterr().out
 
 
 def test_registro_run_raises_its_open_file_limit_to_the_hard_one() -> None:
