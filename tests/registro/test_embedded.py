@@ -252,8 +252,11 @@ def test_the_embedded_prefect_server_runs_without_the_automations_service_unless
     prepare_environment(settings)
     assert os.environ["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
     socket_dir = (tmp_path / "var" / "postgres").resolve()
-    assert (
-        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] == f"postgresql+asyncpg://postgres@/prefect?host={socket_dir}"
+    prefect_db = make_url(os.environ["PREFECT_API_DATABASE_CONNECTION_URL"])
+    assert (prefect_db.drivername, prefect_db.database, prefect_db.query["host"]) == (
+        "postgresql+asyncpg",
+        "prefect",
+        str(socket_dir),
     )
     assert os.environ["PREFECT_API_URL"] == f"http://127.0.0.1:{settings.prefect_port}/api"
     monkeypatch.setattr(os, "environ", {**os.environ, "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true"})
