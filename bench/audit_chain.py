@@ -1,12 +1,14 @@
 """Benchmark: ``registro audit-verify`` over many events, keyed (HMAC-SHA256) against plain SHA-256.
 
 Seeds N active applications (``bench/sweeps.py``'s bulk seed) with E audit events each, chained with
-the audit key, in a new database (SQLite under a temporary folder, or an empty PostgreSQL database).
+the audit key, in a new PostgreSQL database (``bench/database.py``: on an embedded server of its own in
+a temporary folder, or created on the server of ``--postgres`` and dropped at the end).
 Then prints: the walk of the same rows in memory with each digest (SHA-256 as before migration 0005,
 HMAC as now: the difference is the key's cost), the whole ``audit-verify`` from the database, the day's
 record of heads (``audit-heads``: time and size of the mail) and ``audit-verify --teste`` with it.
 
     .venv/bin/python bench/audit_chain.py                         # 10,000 applications x 10 events
+    .venv/bin/python bench/audit_chain.py --applications 200 --repeat 1   # a quick check
     .venv/bin/python bench/audit_chain.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import shutil
 import statistics
 import sys
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from database import add_postgres_option, describe, fresh_database  # noqa: E402
 from sweeps import configure, seed  # noqa: E402  (bench/sweeps.py: the same seed of applications)
 
 DAY = date(2026, 3, 20)
@@ -102,25 +104,18 @@ def main() -> None:
     parser.add_argument("--applications", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=10, help="eventi per domanda")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--postgres", default="", help="URL di un server PostgreSQL (si crea un database nuovo)")
+    add_postgres_option(parser)
     args = parser.parse_args()
-    database = configure(argparse.Namespace(postgres=args.postgres))
-    try:
-        run(args)
-    finally:
-        from registro import db
-        from registro.settings import get_settings
+    with fresh_database(args.postgres) as database_url:
+        configure(database_url)
+        try:
+            run(args)
+        finally:
+            from registro import db
+            from registro.settings import get_settings
 
-        db.get_engine().dispose()
-        shutil.rmtree(get_settings().data_dir, ignore_errors=True)
-        if database:
-            from sqlalchemy import create_engine, text
-
-            url = os.environ["REGISTRO_DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-            server = create_engine(url, isolation_level="AUTOCOMMIT")
-            with server.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            server.dispose()
+            db.get_engine().dispose()
+            shutil.rmtree(get_settings().data_dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -139,7 +134,7 @@ def run(args: argparse.Namespace) -> None:
     rows = events_of(args.applications, args.events)
     key = chain_key()
     total = len(rows)
-    print(f"{total} eventi su {args.applications} domande ({'PostgreSQL' if args.postgres else 'SQLite'})")
+    print(f"{total} eventi su {args.applications} domande ({describe(args.postgres)})")
 
     # the same events chained each way; walked in alternation (the machine's other load hits both alike),
     # timed in CPU seconds of this process

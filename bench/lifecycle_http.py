@@ -1,21 +1,21 @@
 """Benchmark: N applications driven through the HTTP API from draft to registry entry.
 
-Starts the embedded default (``registro run``: API, Prefect server on SQLite, runner, mail
-capture) in a temporary data directory, creates the staff and N districts, then drives every
+Starts the embedded default (``registro run``: its own PostgreSQL server under the data directory,
+with the application's and the Prefect server's databases, the API, the Prefect server, the runner,
+the mail capture) in a temporary data directory, creates the staff and N districts, then drives every
 application with a bounded number of districts in flight:
 submit → start review → complete → three committee scores → approve → issue act.
-
-With ``--prefect-postgres URL`` the Prefect server runs on a new PostgreSQL database instead of
-SQLite (as in production).
 
 Prints the API action latency p50/p95, the time from an action to its stage flow's completion
 p50/p95, the total, and — against the same Prefect server, at the same concurrency — the time
 of the same number of empty async flow runs, so the orchestration overhead is a ratio. The empty
 runs are timed twice: as plain Prefect makes them (two new API clients per run) and sharing one
 client pair, as the stage worker does (``flows.dispatch.shared_prefect_clients``); the second is the
-fair baseline. Last, the CPU each process used during the drive, per action.
+fair baseline. Last, the CPU each process used during the drive, per action (PostgreSQL: its server
+and those of its backends still open when measured).
 
     .venv/bin/python bench/lifecycle_http.py --applications 200 --concurrency 8
+    .venv/bin/python bench/lifecycle_http.py --applications 5 --concurrency 2   # a quick check
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ PROCESS_LABELS = (  # a child's command line → what the CPU table calls it
     ("registro.mailcatcher", "posta"),
     ("registro.cli", "supervisore"),
     ("prefect.engine", "flussi pianificati (runner)"),
+    ("postgres", "PostgreSQL"),  # the server and its backends (those still connected at the end)
 )
 
 
@@ -109,13 +110,13 @@ def percentile(values: list[float], q: float) -> float:
 class System:
     """The embedded default as a child process, in its own data directory and ports."""
 
-    def __init__(self, data_dir: Path, prefect_database_url: str = "") -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.api_port, self.prefect_port, self.smtp_port = free_port(), free_port(), free_port()
         self.worker_port = free_port(socket.SOCK_DGRAM)
         self.data_dir = data_dir
-        self.env = dict(os.environ)
-        if prefect_database_url:  # the Prefect server on PostgreSQL (production), the app still on SQLite
-            self.env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url
+        # the embedded default: registro run's own PostgreSQL for the application and the Prefect server
+        unset = ("REGISTRO_DATABASE_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
+        self.env = {name: value for name, value in os.environ.items() if name not in unset}
         self.env.update(
             REGISTRO_DATA_DIR=str(data_dir),
             REGISTRO_API_PORT=str(self.api_port),
@@ -332,27 +333,10 @@ async def empty_flows(count: int, concurrency: int, *, shared_clients: bool = Fa
     return elapsed
 
 
-def prefect_database(server_url: str) -> tuple[str, str]:
-    """A new PostgreSQL database for the Prefect server: (asyncpg URL, name)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"registro_bench_prefect_{os.getpid()}"
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name)
-    return url.render_as_string(hide_password=False), name
-
-
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="registro-bench-"))
-    prefect_url = prefect_database(args.prefect_postgres)[0] if args.prefect_postgres else ""
-    system = System(data_dir, prefect_url)
-    where = "PostgreSQL" if prefect_url else "SQLite"
-    print(f"Server Prefect su {where}; applicazione su SQLite", flush=True)
+    system = System(data_dir)
+    print("Server Prefect e applicazione sul PostgreSQL incorporato di registro run", flush=True)
     print(f"Avvio del sistema incorporato in {data_dir} …", flush=True)
     print(f"  pronto in {system.start():.1f} s", flush=True)
     try:
@@ -412,9 +396,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--applications", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument(
-        "--prefect-postgres",
-        default="",
-        help="URL di un server PostgreSQL: il server Prefect vi usa un database nuovo (come in produzione)",
-    )
     asyncio.run(main(parser.parse_args()))

@@ -1,5 +1,7 @@
 """The API alone under uvicorn, as a child process on a free port of 127.0.0.1 with a data folder of
-its own (the SQLite default, or ``--database URL``), for the benchmarks that attack it from outside:
+its own and a PostgreSQL database given by URL (``bench/database.py``'s ``fresh_database``: a new one on
+an embedded server of the benchmark's own, or on the server of ``--postgres``), for the benchmarks that
+attack it from outside:
 ``bench/slow_requests.py`` and ``bench/upload_bombs.py``. Also what they measure it with (its peak
 resident memory, ``VmHWM`` in ``/proc/<pid>/status``)."""
 
@@ -27,17 +29,16 @@ def free_port() -> int:
 
 
 class LiveApi:
-    def __init__(self, data_dir: Path, database_url: str = "") -> None:
+    def __init__(self, data_dir: Path, database_url: str) -> None:
         self.port = free_port()
         self.env = dict(os.environ)
         self.env.update(
             REGISTRO_DATA_DIR=str(data_dir),
             REGISTRO_FLOW_DISPATCH="inprocess",
             REGISTRO_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            REGISTRO_DATABASE_URL=database_url,
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
         )
-        if database_url:
-            self.env["REGISTRO_DATABASE_URL"] = database_url
         self.log = open(data_dir / "api.log", "w")  # noqa: SIM115
         self.proc: subprocess.Popen[bytes] | None = None
 

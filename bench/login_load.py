@@ -1,15 +1,18 @@
 """Benchmark: the public registry page while failed logins arrive in waves, with production Argon2 costs.
 
 Starts the API alone (``uvicorn api.main:app``, as the README's production command, flows in-process)
-on a temporary data folder with the demonstration data and Argon2 at its production cost (time cost
-3, 64 MiB: the variables the test suite lowers are removed). A visitor reads ``GET /registro`` one
-request after the other, first on an idle API, then while ``--waves`` waves of ``--logins`` concurrent
-failed logins arrive (each from its own 127.0.0.x address, wrong password for a real user). Prints the
-page's latency p50/p95/max (read every 100 ms) idle and under the waves, how the logins were answered, and the API
-process's resident memory (RSS now and its peak, VmHWM).
+on a temporary data folder and a new PostgreSQL database (``bench/database.py``: an embedded server of
+its own in a temporary folder, or the server of ``--postgres``) with the demonstration data and Argon2
+at its production cost (time cost 3, 64 MiB: the variables the test suite lowers are removed). A
+visitor reads ``GET /registro`` one request after the other, first on an idle API, then while
+``--waves`` waves of ``--logins`` concurrent failed logins arrive (each from its own 127.0.0.x address,
+wrong password for a real user). Prints the page's latency p50/p95/max (read every 100 ms) idle and
+under the waves, how the logins were answered, and the API process's resident memory (RSS now and its
+peak, VmHWM).
 
     .venv/bin/python bench/login_load.py                      # this checkout
     .venv/bin/python bench/login_load.py --project /tmp/main  # another checkout (e.g. main, to compare)
+    .venv/bin/python bench/login_load.py --logins 5 --waves 1 --idle-seconds 1   # a quick check
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from database import add_postgres_option, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "Tramonto sul Gargano, 1987"
@@ -91,12 +98,19 @@ def main() -> None:
     parser.add_argument("--waves", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--hashing-concurrency", type=int, help="REGISTRO_PASSWORD_HASHING_CONCURRENCY if given")
+    add_postgres_option(parser)
     args = parser.parse_args()
+    with fresh_database(args.postgres) as database_url:
+        measure(args, database_url)
+
+
+def measure(args: argparse.Namespace, database_url: str) -> None:
     project = args.project.resolve()
     data_dir = Path(tempfile.mkdtemp(prefix="registro-bench-login-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRO_")}
     env.update(
-        REGISTRO_DATA_DIR=str(data_dir), REGISTRO_FLOW_DISPATCH="inprocess", REGISTRO_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        REGISTRO_DATA_DIR=str(data_dir), REGISTRO_DATABASE_URL=database_url, REGISTRO_FLOW_DISPATCH="inprocess",
+        REGISTRO_ADMIN_PASSWORD=ADMIN_PASSWORD,
         PYTHONPATH=str(project), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING",
     )  # fmt: skip
     if args.hashing_concurrency:

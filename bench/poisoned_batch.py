@@ -1,13 +1,14 @@
 """Benchmark (issue 15, attack 4): a batch of 300 mails with one poisoned address, delivered for real.
 
-Writes 300 due outbox rows straight into a new database (as rows stored before the input rule would
-be), one of them addressed to ``pec@x.example\\r\\nBcc: spia@x.example``; starts the project's capture
-server (``registro.mailcatcher``, its own process, as ``registro run`` does) on a free port of
-127.0.0.1; runs one delivery (``tasks.delivery.deliver``) and prints what the server received, what the
+Writes 300 due outbox rows straight into a new PostgreSQL database (as rows stored before the input
+rule would be; ``bench/database.py``: on an embedded server of its own in a temporary folder, or on the
+server of ``--postgres``), one of them addressed to ``pec@x.example\\r\\nBcc: spia@x.example``; starts
+the project's capture server (``registro.mailcatcher``, its own process, as ``registro run`` does) on a
+free port of 127.0.0.1; runs one delivery (``tasks.delivery.deliver``) and prints what the server received, what the
 database says of each row (sent / failed with its reason / still leased) and the time taken; then runs
 the delivery again a minute and an hour later and checks that nothing is sent twice.
 
-    .venv/bin/python bench/poisoned_batch.py                       # SQLite, poisoned row first
+    .venv/bin/python bench/poisoned_batch.py                       # poisoned row first
     .venv/bin/python bench/poisoned_batch.py --position 150 --repeat 3
     .venv/bin/python bench/poisoned_batch.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
@@ -26,13 +27,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from database import add_postgres_option, describe, fresh_database  # noqa: E402
+
 AS_OF = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 POISON = "pec@x.example\r\nBcc: spia@x.example"
 
@@ -43,23 +47,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def configure(postgres: str) -> str | None:
-    """Points the settings at a new database; returns the PostgreSQL database to drop at the end."""
+def configure(database_url: str) -> None:
+    """Points the settings at ``database_url`` (``bench/database.py``) and a new data folder."""
     os.environ["REGISTRO_DATA_DIR"] = tempfile.mkdtemp(prefix="registro-bench-poison-")
+    os.environ["REGISTRO_DATABASE_URL"] = database_url
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not postgres:
-        os.environ["REGISTRO_DATABASE_URL"] = ""
-        return None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"registro_bench_{uuid.uuid4().hex[:8]}"
-    server = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
-    os.environ["REGISTRO_DATABASE_URL"] = make_url(postgres).set(database=name).render_as_string(False)
-    return name
 
 
 def queue(run: int, count: int, position: int) -> None:
@@ -162,14 +154,18 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=300)
     parser.add_argument("--position", type=int, default=1, help="posizione della mail avvelenata nel lotto (da 1)")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--postgres", default="", help="URL di un server PostgreSQL (si crea un database nuovo)")
+    add_postgres_option(parser)
     args = parser.parse_args()
-    database = configure(args.postgres)
+    with fresh_database(args.postgres) as database_url:
+        configure(database_url)
+        run(args, describe(args.postgres))
+
+
+def run(args: argparse.Namespace, kind: str) -> None:
     from registro import db
     from registro.bootstrap import migrate
 
     migrate(db.get_engine())
-    kind = "PostgreSQL" if database else "SQLite"
     print(f"{args.mails} mail, una avvelenata ({POISON!r}) in posizione {args.position}, su {kind}, "
           f"al server di cattura registro.mailcatcher su 127.0.0.1 ({os.cpu_count()} core, "
           f"{datetime.now():%d/%m/%Y %H:%M}):")  # fmt: skip
@@ -178,14 +174,6 @@ def main() -> None:
         print(f"Tempo della consegna del lotto: {min(times):.2f}–{max(times):.2f} s su {len(times)} giri")
     finally:
         db.get_engine().dispose()
-        if database:
-            from sqlalchemy import create_engine, text
-
-            server = create_engine(
-                os.environ["REGISTRO_DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
-            )
-            with server.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

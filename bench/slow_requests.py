@@ -8,6 +8,9 @@ only part of the headers of ``GET /registro`` (``headers``), and keeps them open
 server answers the stalled connections (status and seconds since they were opened, at most
 ``--wait`` seconds).
 
+On a new PostgreSQL database (``bench/database.py``: an embedded server of its own in a temporary
+folder, or the server of ``--postgres``).
+
     .venv/bin/python bench/slow_requests.py --counts 15 50 --kind body
 """
 
@@ -25,6 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from database import add_postgres_option, fresh_database
 from live_api import LiveApi
 
 SAMPLES = 5
@@ -89,10 +93,10 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[0, 15, 50])
     parser.add_argument("--kind", choices=sorted(HEADS), default="body")
     parser.add_argument("--wait", type=float, default=40.0, help="seconds to wait for the stalled answers")
-    parser.add_argument("--database", default="", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/x")
+    add_postgres_option(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="registro-bench-") as tmp:
-        api = LiveApi(Path(tmp), args.database)
+    with tempfile.TemporaryDirectory(prefix="registro-bench-") as tmp, fresh_database(args.postgres) as database_url:
+        api = LiveApi(Path(tmp), database_url)
         api.start()
         try:
             print(f"uvicorn su {api.url}, richieste ferme: {args.kind}")

@@ -1,15 +1,17 @@
 """Benchmark: the daily sweeps over 10,000 active registry entries, and mail delivery to a local server.
 
 Seeds N active districts (bulk inserts: district, representative, active application, registry
-entry with validity ends spread over three years) in a new database — SQLite under a temporary
-folder, or an empty PostgreSQL database created for the run — then times one day of sweeps on the
+entry with validity ends spread over three years) in a new PostgreSQL database (``bench/database.py``:
+on an embedded server of its own in a temporary folder, or created on the server of ``--postgres``
+and dropped at the end) — then times one day of sweeps on the
 report cycle's opening day (every entry gets its report opened and its first mail; those near the
 end of validity get their reminder), then the same day again (must queue 0), and prints wall time,
 peak resident memory of the process and mails queued. Last, it
 delivers a batch of the queued mails over one SMTP connection to a local aiosmtpd capture server
 and prints the rate.
 
-    .venv/bin/python bench/sweeps.py                                  # SQLite
+    .venv/bin/python bench/sweeps.py                                  # embedded PostgreSQL
+    .venv/bin/python bench/sweeps.py --entries 500 --deliver 200      # a quick check
     .venv/bin/python bench/sweeps.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
 
@@ -24,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,10 @@ from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from database import add_postgres_option, describe, fresh_database  # noqa: E402
+
 T = TypeVar("T")
 AS_OF = date(2027, 1, 4)  # a Monday: the 2026 reports are open, their first mail is due
 
@@ -42,24 +47,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def configure(args: argparse.Namespace) -> str | None:
-    """Points the settings at a new database; returns the PostgreSQL database to drop at the end."""
+def configure(database_url: str) -> None:
+    """Points the settings at ``database_url`` (``bench/database.py``) and a new data folder."""
     data_dir = Path(tempfile.mkdtemp(prefix="registro-bench-sweeps-"))
     os.environ["REGISTRO_DATA_DIR"] = str(data_dir)
+    os.environ["REGISTRO_DATABASE_URL"] = database_url
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if not args.postgres:
-        os.environ["REGISTRO_DATABASE_URL"] = ""
-        return None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"registro_bench_{uuid.uuid4().hex[:8]}"
-    server = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
-    os.environ["REGISTRO_DATABASE_URL"] = make_url(args.postgres).set(database=name).render_as_string(False)
-    return name
 
 
 def seed(entries: int) -> float:
@@ -162,13 +155,12 @@ def seed(entries: int) -> float:
                 ],
             )
             session.commit()
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy import text
+        from sqlalchemy import text
 
-            for table in ("district", "application"):
-                session.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
-            session.execute(text("ANALYZE"))
-            session.commit()
+        for table in ("district", "application"):
+            session.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
+        session.execute(text("ANALYZE"))
+        session.commit()
     return time.perf_counter() - started
 
 
@@ -232,9 +224,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--deliver", type=int, default=2_000, help="quante mail consegnare al server locale")
-    parser.add_argument("--postgres", default="", help="URL di un server PostgreSQL (si crea un database nuovo)")
+    add_postgres_option(parser)
     args = parser.parse_args()
-    database = configure(args)
+    with fresh_database(args.postgres) as database_url:
+        configure(database_url)
+        run(args, describe(args.postgres))
+
+
+def run(args: argparse.Namespace, kind: str) -> None:
     from registro import db
     from registro.bootstrap import migrate
     from registro.settings import get_settings
@@ -242,7 +239,6 @@ def main() -> None:
     migrate(db.get_engine())
     import registro.simulated_days  # noqa: F401  (Prefect and the tasks load before the clock starts)
 
-    kind = "PostgreSQL" if database else "SQLite"
     try:
         print(f"{kind}: {args.entries} iscrizioni attive…", flush=True)
         print(f"  preparazione: {seed(args.entries):.1f} s", flush=True)
@@ -268,14 +264,6 @@ def main() -> None:
         print(f"Picco di memoria residente (tutto il benchmark): {rss:.0f} MB; macchina: {os.cpu_count()} core")
     finally:
         db.get_engine().dispose()
-        if database:
-            from sqlalchemy import create_engine, text
-
-            server = create_engine(
-                os.environ["REGISTRO_DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
-            )
-            with server.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         print(f"(dati in {get_settings().data_dir})")
 
 

@@ -7,7 +7,9 @@ time to it, the API's peak resident memory during the upload (``VmHWM``, reset b
 and how other users fared meanwhile (a login and ``GET /registro`` in a loop: slowest answer, any
 error). A watchdog kills the API if its memory passes ``--kill-mb`` (the machine is shared).
 With ``--together N``, last, N copies of the shared-strings file are sent at once while a process of
-its own times ``GET /registro`` every 50 ms (the slowest answer is printed).
+its own times ``GET /registro`` every 50 ms (the slowest answer is printed). On a new PostgreSQL
+database (``bench/database.py``: an embedded server of its own in a temporary folder, or the server of
+``--postgres``).
 
     .venv/bin/python bench/upload_bombs.py [--inflated-mb 900] [--kill-mb 3000] [--together 50]
 """
@@ -27,6 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from database import add_postgres_option, fresh_database
 from live_api import ADMIN_PASSWORD, PASSWORD, LiveApi, login
 
 from tests.security import bombs
@@ -169,7 +172,7 @@ def main() -> None:
     parser.add_argument("--kill-mb", type=int, default=3000)
     parser.add_argument("--only", nargs="*", default=None, help="names of the files to try")
     parser.add_argument("--together", type=int, default=0, help="then N shared-strings files at once")
-    parser.add_argument("--database", default="", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/x")
+    add_postgres_option(parser)
     args = parser.parse_args()
     inflated = args.inflated_mb * bombs.MB
     files: dict[str, Callable[[], bytes]] = {
@@ -183,8 +186,8 @@ def main() -> None:
         "molti attributi": bombs.many_attributes,
         "commento": bombs.comment,
     }
-    with tempfile.TemporaryDirectory(prefix="registro-bench-") as tmp:
-        api = LiveApi(Path(tmp), args.database)
+    with tempfile.TemporaryDirectory(prefix="registro-bench-") as tmp, fresh_database(args.postgres) as database_url:
+        api = LiveApi(Path(tmp), database_url)
         api.start()
         try:
             rep, app_id = prepare(api.url)
