@@ -169,7 +169,8 @@ def main() -> None:
     os.environ["REGISTRO_DATA_DIR"] = str(data_dir)
     os.environ["REGISTRO_DATABASE_URL"] = url = database_url(args.server)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from bench.live_api import LiveApi
+    from live_api import LiveApi  # bench/live_api.py, beside this script
+
     from registro import db
     from registro.bootstrap import migrate
 

@@ -12,6 +12,7 @@ from api.deps import NowDep, ProfileDep, SessionDep
 from api.pages import web
 from api.routers.registry import PAGE_SIZE, STATUS_OF, page_count, registry_entries
 from api.routers.registry import registry_page as registry_page_entries
+from api.schemas import RegistryEntryPublic
 
 router = APIRouter(include_in_schema=False)
 STATUSES = list(dict.fromkeys(STATUS_OF.values()))  # (code, label), in the table's order
@@ -38,7 +39,8 @@ def registry_page(
     page_no = int(pagina) if pagina.isdigit() and 0 < len(pagina) < 7 and int(pagina) > 0 else None
     if pagina and page_no is None:
         errors.append(f"pagina «{pagina[:20]}» non valida (un numero da 1)")
-    entries, total, pages, beyond = [], 0, 1, False
+    entries: list[RegistryEntryPublic] = []
+    total, pages, beyond = 0, 1, False
     if not errors:
         entries, total = registry_page_entries(session, profile, section=section, status=status, page=page_no or 1)
         pages = page_count(total, PAGE_SIZE)
