@@ -65,10 +65,10 @@ def _pager(section: int | None, status: str | None, page_no: int, pages: int) ->
     return {
         "page": page_no,
         "pages": pages,
-        "first": url(1) if page_no > 1 else None,
+        "first": url(1) if page_no > 2 else None,  # only where it differs from the previous and next
         "previous": url(min(page_no, pages + 1) - 1) if page_no > 1 else None,
         "next": url(page_no + 1) if page_no < pages else None,
-        "last": url(pages) if page_no < pages else None,
+        "last": url(pages) if page_no < pages - 1 else None,
     }
 
 

@@ -65,6 +65,9 @@ def test_registry_page_is_paged_keeping_the_filters(client: TestClient, factory:
     second = client.get("/registro", params={"pagina": "2"}).text
     assert "Pagina 2 di 3" in second and "Distretto 051" in second and "Distretto 101" in second
     assert '<a href="/registro" rel="prev">' in second and '<a href="/registro?pagina=3" rel="next">' in second
+    assert "« Prima" not in second and "Ultima »" not in second  # the same as the previous and the next
+    last = client.get("/registro", params={"pagina": "3"}).text
+    assert '<a href="/registro">« Prima</a>' in last and '<a href="/registro?pagina=2" rel="prev">' in last
     filtered = client.get("/registro", params={"sezione": "6", "stato": "active", "pagina": "2"})
     assert filtered.status_code == 200 and "53 iscrizioni. Pagina 2 di 2." in filtered.text
     assert filtered.text.count('<th scope="row">') == 3 and "Distretto 153" in filtered.text
