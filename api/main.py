@@ -55,7 +55,8 @@ il cui stato si segue su `GET /api/v1/actions/{id}`.
 Gli errori sono sempre JSON: `{"detail": "...", "code": "..."}` più i dettagli utili
 (campo e motivo per il 422, stato e azioni consentite per il 409).
 
-Il registro pubblico (`GET /api/v1/registry`) non richiede l'accesso.
+Il registro pubblico (`GET /api/v1/registry`) non richiede l'accesso; è diviso in pagine (`page`, `limit`
+fino a 200), con il totale e i collegamenti nelle intestazioni `X-Total-Count`, `X-Page-Count` e `Link`.
 """
 
 UPLOAD_MARGIN = 64 * 1024  # multipart headers and form fields around the file
