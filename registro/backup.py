@@ -22,10 +22,12 @@ Not in the backup: Prefect's database (flow runs are history, the deployments ar
 ``registro run``) and anything else in the data folder (logs, mails, the PostgreSQL data folder).
 
 A restore reads the manifest first and bounds everything by it (only the names it lists, each of the
-size it states, regular files only, nothing absolute or with ``..``), checks every SHA-256 and that
-``pg_restore`` can read the dump, all before it touches the target; then it restores the database named
-by the settings (refusing one that holds tables unless ``force``: the old one is then renamed aside,
-not dropped), puts the files in place (the previous folder kept aside) and writes the keys (0600).
+size it states, regular files only, nothing absolute or with ``..``, no more than the free space),
+checks every SHA-256 and that ``pg_restore`` can read the dump, all before it touches the target (a
+server older than the tools is refused too: their dumps need not load there). Then it restores the
+database named by the settings, refusing one that holds tables unless ``force`` (the old one is then
+renamed aside, not dropped, and never while connected), puts the files in place (the previous folder
+kept aside) and writes the keys (0600).
 """
 
 from __future__ import annotations
@@ -234,6 +236,8 @@ def backup(database_url: str, files_dir: Path, archive: Path, *, now: datetime, 
             total += size
             progress("impronte dei file", n, len(files))
         partial = archive.with_name(archive.name + ".partial")
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # it holds the keys: owner-only
+        os.chmod(partial, 0o600)
         with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
             data = json.dumps(manifest, indent=1, sort_keys=True).encode()
             info = tarfile.TarInfo(MANIFEST)

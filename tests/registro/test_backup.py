@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, func, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from api.deps import get_dispatcher, get_now
 from api.main import create_app
@@ -31,6 +32,7 @@ from models.profiles import RegionProfile
 from registro import audit, db, embedded_postgres
 from registro.backup import BackupError, backup, libpq, pg_binary, read_manifest, restore, tools_major
 from registro.bootstrap import migrate
+from registro.cli import app as cli
 from registro.local_secrets import AUDIT_KEY, secrets_dir
 from registro.settings import get_settings
 from tests.api_support import (
@@ -203,6 +205,7 @@ def test_backup_of_a_running_system_holds_a_consistent_state(
     assert result and set(result) == {201}, result
 
     manifest = read_manifest(archive)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # it holds the keys
     assert manifest["created_at"] == NOW.isoformat() and manifest["revision"]
     assert manifest["documents"] >= 6 and manifest["counts"]["application"] == 2
     assert manifest["postgresql"] and set(manifest["secrets"]) == {"chiave-audit", "chiave-applicazione"}
@@ -357,3 +360,24 @@ def test_restore_refuses_an_older_server_before_touching_it(
     with pytest.raises(BackupError, match="più vecchio degli strumenti"):
         restore(archive, target, tmp_path / "files", now=NOW, secrets_dir=tmp_path / "segreti")
     assert not (tmp_path / "files").exists() and not (tmp_path / "segreti").exists()
+
+
+def test_the_commands_back_up_restore_and_verify(
+    client: TestClient, auth: Http, people: People, session: Session, tmp_path: Path, databases: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    to_active(client, auth, people)
+    session.close()
+    archive = tmp_path / "copia.tar.gz"
+    made = CliRunner().invoke(cli, ["backup", str(archive)])
+    assert made.exit_code == 0, made.output
+    assert "Backup scritto" in made.output and "chiave dell'audit" in made.output
+    restored_dir = tmp_path / "ripristinata" / "var"
+    with system_on(restored_dir, _new_url(databases), monkeypatch):
+        done = CliRunner().invoke(cli, ["restore", str(archive)])
+        assert done.exit_code == 0, done.output
+        assert "Ripristinato il backup" in done.output and "database: 1/1" in done.output  # progress on stderr
+        verified = CliRunner().invoke(cli, ["audit-verify"])
+        assert verified.exit_code == 0 and verified.output.startswith("Catena dell'audit integra"), verified.output
+        again = CliRunner().invoke(cli, ["restore", str(archive)])
+        assert again.exit_code == 1 and "contiene già dati: usare --force" in again.output
