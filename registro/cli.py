@@ -244,19 +244,24 @@ def audit_verify(
 def backup(
     archive: str = typer.Argument("", help="file .tar.gz da scrivere (predefinito: <data_dir>/backup/…)"),
 ) -> None:
-    """Copia coerente del database SQLite e dei documenti, anche con il sistema in funzione."""
+    """Copia coerente del database PostgreSQL (pg_dump), dei documenti e delle chiavi locali (audit e
+    applicazione), anche con il sistema in funzione. Il database di Prefect non è compreso (è storia
+    delle esecuzioni). L'archivio contiene le chiavi: va custodito come loro."""
     from datetime import UTC, datetime
     from pathlib import Path
 
     from registro.backup import BackupError
     from registro.backup import backup as make_backup
+    from registro.local_secrets import secrets_dir
     from registro.settings import get_settings
 
     settings = get_settings()
     now = datetime.now(UTC)
     target = Path(archive) if archive else settings.data_dir / "backup" / f"registro-{now:%Y%m%d-%H%M%S}.tar.gz"
     try:
-        done = make_backup(settings.resolved_database_url, settings.files_dir, target, now=now, progress=_progress)
+        with database_available():
+            done = make_backup(settings.resolved_database_url, settings.files_dir, target, now=now,
+                               secrets_dir=secrets_dir(settings.data_dir), progress=_progress)  # fmt: skip
     except BackupError as exc:
         typer.echo(f"ERRORE: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -264,34 +269,50 @@ def backup(
         f"Backup scritto: {done.archive} ({done.documents} documenti, {done.files} file, "
         f"{done.bytes / 1024 / 1024:.1f} MB di file; schema {done.revision})"
     )
+    if "chiave-audit" in done.secrets:
+        typer.echo("L'archivio contiene la chiave dell'audit: custodirlo come un segreto.")
+    else:
+        typer.echo("ATTENZIONE: la chiave dell'audit non è nel backup (REGISTRO_AUDIT_KEY): conservarla a parte, "
+                   "senza di essa la catena dell'audit ripristinata non si può verificare.")  # fmt: skip
 
 
 @app.command()
 def restore(
     archive: str = typer.Argument(..., help="il file .tar.gz di un backup"),
-    force: bool = typer.Option(False, "--force", help="sostituisce il database esistente (tenuto a parte)"),
+    force: bool = typer.Option(False, "--force", help="sostituisce un database con dati (tenuto a parte, rinominato)"),
 ) -> None:
-    """Ripristina un backup nella cartella dei dati (a sistema fermo); verifica ogni file prima."""
+    """Ripristina un backup (a sistema fermo) nel database configurato e nella cartella dei dati, chiavi
+    locali comprese; verifica ogni file prima di toccare qualcosa."""
+    from datetime import UTC, datetime
     from pathlib import Path
 
     from registro.backup import BackupError
     from registro.backup import restore as do_restore
+    from registro.local_secrets import secrets_dir
     from registro.settings import get_settings
 
     settings = get_settings()
     try:
-        done = do_restore(Path(archive), settings.resolved_database_url, settings.files_dir, force=force,
-                          progress=_progress)  # fmt: skip
+        with database_available():
+            done = do_restore(Path(archive), settings.resolved_database_url, settings.files_dir, now=datetime.now(UTC),
+                              secrets_dir=secrets_dir(settings.data_dir), force=force,
+                              progress=_progress)  # fmt: skip
     except BackupError as exc:
         typer.echo(f"ERRORE: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"Ripristinato il backup del {done.created_at} in {done.data_dir} ({done.documents} documenti).")
+    typer.echo(f"Ripristinato il backup del {done.created_at} nel database {done.database} "
+               f"({done.documents} documenti, {done.files} file).")  # fmt: skip
+    if done.kept_database:
+        typer.echo(f"Il database precedente è stato tenuto come {done.kept_database}.")
+    if "chiave-audit" not in done.secrets:
+        typer.echo("ATTENZIONE: il backup non contiene la chiave dell'audit: impostare REGISTRO_AUDIT_KEY "
+                   "con quella del sistema d'origine.")  # fmt: skip
 
 
 def _progress(what: str, done: int, total: int) -> None:
-    """One line per 10% on long copies (and the last), on stderr."""
+    """One line per 10% on long operations (and the first and last), on stderr."""
     step = max(1, total // 10)
-    if done == total or done % step == 0:
+    if done in (0, total) or done % step == 0:
         typer.echo(f"  {what}: {done}/{total}", err=True)
 
 
