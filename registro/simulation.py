@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.application import Application, Document
@@ -57,14 +58,30 @@ class Simulation:
     staff: dict[str, User] = field(default_factory=dict)
     committee: dict[str, list[User]] = field(default_factory=dict)
     years: dict[int, YearFigures] = field(default_factory=dict)
+    reps: dict[int, User] = field(default_factory=dict)  # the representative of each district, by district id
+    _password: str = field(init=False, default="")
+    _plans: dict[str, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
+    def _password_hash(self) -> str:
+        """One hash for every simulated user (hashing is deliberately slow: once, not once a call)."""
+        if not self._password:
+            self._password = hash_password("simulazione-non-usare")
+        return self._password
+
+    def _plan(self, name: str) -> float:
+        """The draw of a named plan: the same for the same name (it is asked again every simulated day)."""
+        plan = self._plans.get(name)
+        if plan is None:
+            plan = self._plans[name] = random.Random(name).random()
+        return plan
+
     # ---- set-up: staff and recognised districts ------------------------------------------------
 
     def create_staff(self, now: datetime) -> None:
-        password = hash_password("simulazione-non-usare")
+        password = self._password_hash()
         for office in self.profile.offices:
             for role in (Role.OFFICIAL, Role.HEAD):
                 self.staff[f"{role}:{office.code}"] = self._user(
@@ -84,27 +101,48 @@ class Simulation:
         password: str,
         office: str | None = None,
         district_id: int | None = None,
+        flush: bool = True,
     ) -> User:
         user = User(username=name, full_name=name, email=f"{name}@sim.example.it", role=role, office=office,
                     password_hash=password, created_at=now, district_id=district_id)  # fmt: skip
         self.session.add(user)
-        self.session.flush()
+        if flush:
+            self.session.flush()
+        if district_id is not None:
+            self.reps[district_id] = user
         return user
 
     def recognise_districts(self, count: int, start: date) -> None:
+        """The districts, their representatives and files are inserted together (a few statements in all);
+        then each file moves through the service to its act, in the districts' order, one commit per 50."""
         sections = [s.number for s in self.profile.sections if not s.census]
-        password = hash_password("simulazione-non-usare")
-        for n in range(1, count + 1):
-            day = start + timedelta(days=self.rng.randrange(0, 300))
+        password = self._password_hash()
+        days = [start + timedelta(days=self.rng.randrange(0, 300)) for _ in range(count)]
+        districts = [
+            District(
+                name=f"Distretto simulato {n:04d}",
+                section=sections[n % len(sections)],
+                supply_chain="filiera simulata",
+                territory="Puglia",
+                representative_org=f"Consorzio simulato {n}",
+                pec_email=f"d{n}@pec.sim.example.it",
+                created_at=_at(day),
+            )
+            for n, day in enumerate(days, 1)
+        ]
+        self.session.add_all(districts)
+        self.session.flush()
+        reps = [
+            self._user(f"rapp{n:04d}", Role.REPRESENTATIVE, _at(day), password, district_id=district.id, flush=False)
+            for n, (district, day) in enumerate(zip(districts, days, strict=True), 1)
+        ]
+        self.session.flush()
+        applications = self._applications(
+            [(district, _at(day), n, None) for n, (district, day) in enumerate(zip(districts, days, strict=True), 1)],
+            ApplicationKind.RECOGNITION,
+        )
+        for n, (district, rep, application, day) in enumerate(zip(districts, reps, applications, days, strict=True), 1):
             now = _at(day)
-            district = District(name=f"Distretto simulato {n:04d}", section=sections[n % len(sections)],
-                                supply_chain="filiera simulata", territory="Puglia",
-                                representative_org=f"Consorzio simulato {n}", pec_email=f"d{n}@pec.sim.example.it",
-                                created_at=now)  # fmt: skip
-            self.session.add(district)
-            self.session.flush()
-            rep = self._user(f"rapp{n:04d}", Role.REPRESENTATIVE, now, password, district_id=district.id)
-            application = self._application(district, ApplicationKind.RECOGNITION, now, seed=n)
             office = self.profile.office_of(district.section).code
             for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
                 self._apply(application, event, rep if event == Event.SUBMIT else self._official(office), now)
@@ -114,24 +152,46 @@ class Simulation:
             self._apply(application, Event.ISSUE_ACT, self.staff[f"{Role.HEAD}:{office}"], now + timedelta(days=1),
                         publication_ref=f"BURP simulato n. {n}")  # fmt: skip
             if n % 50 == 0 or n == count:
+                self.session.commit()
                 self.log(f"  distretti riconosciuti: {n}/{count}")
 
-    def _application(self, district: District, kind: ApplicationKind, now: datetime, seed: int,
-                     renewal_of: int | None = None) -> Application:  # fmt: skip
-        application = Application(district_id=district.id or 0, kind=kind, section=district.section,
-                                  renewal_of_id=renewal_of, programme_summary="Programma di Sviluppo simulato",
-                                  specificity="Filiera simulata", created_at=now, updated_at=now)  # fmt: skip
-        self.session.add(application)
+    def _rep(self, district_id: int) -> User:
+        rep = self.reps.get(district_id)
+        if rep is None:
+            rep = self.session.exec(select(User).where(User.district_id == district_id)).first()
+            assert rep is not None
+            self.reps[district_id] = rep
+        return rep
+
+    def _applications(
+        self, files: list[tuple[District, datetime, int, int | None]], kind: ApplicationKind
+    ) -> list[Application]:
+        """One application per (district, now, roster seed, renewal of), with its roster and documents."""
+        applications = [
+            Application(
+                district_id=district.id or 0,
+                kind=kind,
+                section=district.section,
+                renewal_of_id=renewal_of,
+                programme_summary="Programma di Sviluppo simulato",
+                specificity="Filiera simulata",
+                created_at=now,
+                updated_at=now,
+            )
+            for district, now, _seed, renewal_of in files
+        ]
+        self.session.add_all(applications)
         self.session.flush()
-        for row_no, row in enumerate(make_roster(55, seed=seed % 400, employees_each=4), 1):
-            self.session.add(MemberEnterprise(application_id=application.id or 0, row_no=row_no, **row))  # type: ignore[arg-type]
-        for kind_ in self.profile.section(district.section).required_documents:
-            content = f"{kind_} {application.id}".encode()
-            self.session.add(Document(application_id=application.id or 0, kind=kind_, filename=f"{kind_}.pdf",
-                                      content_type="application/pdf", size=len(content), sha256=sha256_hex(content),
-                                      uploaded_at=now))  # fmt: skip
+        for application, (district, now, seed, _) in zip(applications, files, strict=True):
+            for row_no, row in enumerate(make_roster(55, seed=seed % 400, employees_each=4), 1):
+                self.session.add(MemberEnterprise(application_id=application.id or 0, row_no=row_no, **row))  # type: ignore[arg-type]
+            for kind_ in self.profile.section(district.section).required_documents:
+                content = f"{kind_} {application.id}".encode()
+                self.session.add(Document(application_id=application.id or 0, kind=kind_, filename=f"{kind_}.pdf",
+                                          content_type="application/pdf", size=len(content),
+                                          sha256=sha256_hex(content), uploaded_at=now))  # fmt: skip
         self.session.flush()
-        return application
+        return applications
 
     def _scores(self, application: Application, office: str, now: datetime) -> None:
         for member in self.committee[office]:
@@ -145,8 +205,9 @@ class Simulation:
 
     def _apply(self, application: Application, event: Event, actor: User, now: datetime,
                report: AnnualReport | None = None, **payload: object) -> None:  # fmt: skip
+        """Through the service, without its commit: the simulation commits once a day (see ``run``)."""
         apply_event(self.session, application=application, event=event, actor=actor, profile=self.profile,
-                    now=now, payload=payload, report=report)  # fmt: skip
+                    now=now, payload=payload, report=report, commit=False)  # fmt: skip
 
     # ---- the days -------------------------------------------------------------------------------
 
@@ -158,6 +219,7 @@ class Simulation:
             figures.reports_opened += result.reports_opened
             figures.expired += len(result.expiry.expired)
             self._people_act(day, figures)
+            self.session.commit()  # the day's moves together: one transaction, not one per move
             if (day - start).days % log_every_days == 0:
                 self.log(f"  {day:%d/%m/%Y}: giorno {(day - start).days + 1} di {(end - start).days + 1}")
             day += timedelta(days=1)
@@ -171,24 +233,43 @@ class Simulation:
 
     def _file_reports(self, day: date, now: datetime, figures: YearFigures) -> None:
         """Each open report has its planned filing day: 75% before the due date, 20% late, 5% never."""
-        for report, application, district_name in self.session.exec(
-            select(AnnualReport, Application, District.name)
+        rows = self.session.execute(
+            sa_select(
+                col(AnnualReport.id),
+                col(AnnualReport.year),
+                col(AnnualReport.opened_on),
+                col(AnnualReport.due_on),
+                col(District.name),
+            )
             .join(Application, col(Application.id) == col(AnnualReport.application_id))
             .join(District, col(District.id) == col(Application.district_id))
-            .where(AnnualReport.state == State.REPORT_OPEN, col(AnnualReport.filed_at).is_(None))
-        ).all():
+            .where(col(AnnualReport.state) == State.REPORT_OPEN, col(AnnualReport.filed_at).is_(None))
+        ).all()
+        due: list[int] = []
+        for report_id, year, opened_on, due_on, district_name in rows:
             # drawn from what the simulation named, not from database ids (which depend on the database's past)
-            plan = random.Random(f"{self.seed}:{district_name}:{report.year}").random()
-            if day == report.due_on + timedelta(days=1):
+            plan = self._plan(f"{self.seed}:{district_name}:{year}")
+            if day == due_on + timedelta(days=1):
                 figures.reports_overdue_at_due_date += 1
             if plan >= 0.95:
                 continue
-            lead = (report.due_on - report.opened_on).days
+            lead = (due_on - opened_on).days
             offset = int(plan / 0.75 * lead) if plan < 0.75 else lead + 1 + int((plan - 0.75) / 0.2 * 60)
-            if day < report.opened_on + timedelta(days=offset):
-                continue
-            rep = self.session.exec(select(User).where(User.district_id == application.district_id)).first()
-            assert rep is not None
+            if day >= opened_on + timedelta(days=offset):
+                due.append(report_id)
+        if not due:
+            return
+        files = {
+            report.id: (report, application)
+            for report, application in self.session.exec(
+                select(AnnualReport, Application)
+                .join(Application, col(Application.id) == col(AnnualReport.application_id))
+                .where(col(AnnualReport.id).in_(due))
+            ).all()
+        }
+        for report_id in due:
+            report, application = files[report_id]
+            rep = self._rep(application.district_id)
             content = {"activities": [{"title": "Attività simulata", "programme_objective": "Crescita"}], "kpis": []}
             self._apply(application, Event.FILE_REPORT, rep, now, report=report, content=content)
             if day <= report.due_on:
@@ -208,22 +289,32 @@ class Simulation:
 
     def _renewals(self, day: date, now: datetime, figures: YearFigures) -> None:
         """80% of districts file a renewal 150 to 40 days before the end of validity; officials confirm it."""
-        for entry, application, district_name in self.session.exec(
-            select(RegistryEntry, Application, District.name)
+        # lead = 40 + int(plan / 0.8 * 110) < 150 days: only entries ending 40 to 150 days from today can be due
+        for entry_id, district_id, valid_until, application_id, district_name in self.session.execute(
+            sa_select(
+                col(RegistryEntry.id),
+                col(RegistryEntry.district_id),
+                col(RegistryEntry.valid_until),
+                col(Application.id),
+                col(District.name),
+            )
             .join(Application, col(Application.id) == col(RegistryEntry.application_id))
             .join(District, col(District.id) == col(RegistryEntry.district_id))
-            .where(Application.state == State.ACTIVE, col(RegistryEntry.valid_until).is_not(None))
+            .where(
+                col(Application.state) == State.ACTIVE,
+                col(RegistryEntry.valid_until).is_not(None),
+                col(RegistryEntry.valid_until).between(day + timedelta(days=40), day + timedelta(days=150)),
+            )
+            .order_by(col(RegistryEntry.id))
         ).all():
-            plan = random.Random(f"{self.seed}:renewal:{district_name}:{entry.valid_until}").random()
+            plan = self._plan(f"{self.seed}:renewal:{district_name}:{valid_until}")
             lead = 40 + int(plan / 0.8 * 110)
-            if plan >= 0.8 or entry.valid_until is None or day != entry.valid_until - timedelta(days=lead):
+            if plan >= 0.8 or valid_until is None or day != valid_until - timedelta(days=lead):
                 continue
-            district = self.session.get(District, entry.district_id)
-            rep = self.session.exec(select(User).where(User.district_id == entry.district_id)).first()
-            assert district is not None and rep is not None
-            renewal = self._application(district, ApplicationKind.RENEWAL, now, seed=entry.id or 0,
-                                        renewal_of=application.id)  # fmt: skip
-            self._apply(renewal, Event.SUBMIT, rep, now)
+            district = self.session.get(District, district_id)
+            assert district is not None
+            renewal = self._applications([(district, now, entry_id or 0, application_id)], ApplicationKind.RENEWAL)[0]
+            self._apply(renewal, Event.SUBMIT, self._rep(district_id), now)
             figures.renewals_filed += 1
         office_of = self.profile.office_of
         for renewal in self.session.exec(
