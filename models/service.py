@@ -61,8 +61,10 @@ def check_event(
         raise Forbidden(f"l'azione «{transition.label}» non è consentita al ruolo «{actor.role}»")
     if actor.role != Role.SYSTEM:
         ensure_can_see(session, actor, application, profile)
+    if transition.guard is None:
+        return transition
     context = build_context(session, application=application, profile=profile, now=now, payload=payload or {})
-    if transition.guard is not None and (reason := transition.guard(context)):
+    if reason := transition.guard(context):
         raise RuleViolation(reason, event=event, state=state)
     return transition
 

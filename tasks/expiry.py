@@ -71,10 +71,12 @@ def close_lapsed_terms(
 ) -> ExpiryReport:
     report = ExpiryReport(as_of=as_of)
     now = sweep_moment(as_of)
-    actor = system_user(session)
-    session.commit()
     work = [(i, Event.EXPIRE, report.expired) for i in due_to_expire(session, as_of)]
     work += [(i, Event.INTEGRATION_LAPSED, report.lapsed) for i in due_to_lapse(session, as_of)]
+    if not work:
+        return report
+    actor = system_user(session)
+    session.commit()
     for application_id, event, done in work:
         application = session.get(Application, application_id)
         if application is None:

@@ -58,7 +58,8 @@ def queue_daily_reminders(session: Session, *, profile: RegionProfile, as_of: da
     for kind, collect in PASSES.items():
         messages = collect(session, profile, as_of)
         report.queued[kind] = queue_many(session, messages=messages, now=now)
-        session.commit()  # each pass on its own: a crash later keeps what is queued, keys stop repeats
+        if report.queued[kind]:
+            session.commit()  # each pass on its own: a crash later keeps what is queued, keys stop repeats
     return report
 
 
@@ -100,6 +101,8 @@ def _terms_lapsing(session: Session, profile: RegionProfile, as_of: date) -> lis
         .join(District, col(District.id) == col(Application.district_id))
         .where(col(Application.state).in_(OPEN_STATES), col(Application.term_start).is_not(None))
     ).all()
+    if not rows:
+        return []
     ledger = suspensions_by_application(session, [a.id for a, _ in rows if a.id is not None])
     officials = _responsible_officials(session, [a for a, _ in rows])
     offices = office_recipients(session, profile)

@@ -134,6 +134,8 @@ def report_mails(session: Session, *, profile: RegionProfile, as_of: date) -> tu
     due = [(r, report_step(r.opened_on, r.due_on, cycle, as_of), report_escalation(r.due_on, cycle, as_of))
            for r in open_report_rows(session)]  # fmt: skip
     due = [(r, step, late) for r, step, late in due if step or late]
+    if not due:
+        return 0, 0
     to_district = district_recipients(session, [r.district_id for r, *_ in due])
     to_office = office_recipients(session, profile)
     for r, step, late in due:
