@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import json
@@ -530,7 +531,7 @@ class Bench:
         res["extensions"] = " ".join(e for e in EXTENSIONS if e in controls) or "none"
         res["binaries"] = " ".join(b for b in CLIENT_BINARIES if (bindir / b).exists())
         dist = importlib.metadata.distribution(name)
-        meta = dist.metadata
+        meta: Any = dist.metadata
         res["version"] = meta["Version"]
         res["license"] = (
             meta.get("License-Expression")
@@ -698,18 +699,18 @@ def main() -> int:
         user_ok = probe.returncode == 0
         for name, module in WHEELS.items():
             res = bench.results[name]
-            run_step(f"{name}: static info", lambda n=name, m=module: bench.static(n, m), res)
-            run_step(f"{name}: root behaviour", lambda n=name, m=module: bench.root_behaviour(n, m), res)
-            run_step(f"{name}: starts as root", lambda n=name, m=module: bench.starts(n, m, None), res)
+            run_step(f"{name}: static info", functools.partial(bench.static, name, module), res)
+            run_step(f"{name}: root behaviour", functools.partial(bench.root_behaviour, name, module), res)
+            run_step(f"{name}: starts as root", functools.partial(bench.starts, name, module, None), res)
             if user_ok:
                 run_step(
-                    f"{name}: starts as {BENCH_USER}", lambda n=name, m=module: bench.starts(n, m, BENCH_USER), res
+                    f"{name}: starts as {BENCH_USER}", functools.partial(bench.starts, name, module, BENCH_USER), res
                 )
             else:
                 res["errors_user"] = f"{sys.executable} not usable by {BENCH_USER}: {probe.stderr.strip()[-120:]}"
-            run_step(f"{name}: Ctrl-C", lambda n=name, m=module: bench.ctrl_c(n, m), res)
-            run_step(f"{name}: SIGKILL", lambda n=name, m=module: bench.sigkill(n, m), res)
-            run_step(f"{name}: direct binaries", lambda n=name, m=module: bench.direct(n, m), res)
+            run_step(f"{name}: Ctrl-C", functools.partial(bench.ctrl_c, name, module), res)
+            run_step(f"{name}: SIGKILL", functools.partial(bench.sigkill, name, module), res)
+            run_step(f"{name}: direct binaries", functools.partial(bench.direct, name, module), res)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         leftovers = bench.cleanup()

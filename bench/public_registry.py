@@ -1,7 +1,7 @@
 """Benchmark: the public registry (``GET /registro`` and ``GET /api/v1/registry``) over 10,000 entries.
 
-Creates its own PostgreSQL database on the given server (``registro_bench_registry``, dropped first if
-left over and dropped at the end), migrates it (``registro.bootstrap.migrate``), seeds N registry
+Creates a database of its own (``bench/database.py``: on an embedded server of its own, or on the
+server of ``--postgres URL``; dropped at the end), migrates it (``registro.bootstrap.migrate``), seeds N registry
 entries in bulk (districts with varied names over the profile's sections, their application in a
 registry state — mostly active, some renewing, expired, revoked, the census section's registered —
 a recognition act for each non-census one, and 10% more districts with a draft only, never public),
@@ -13,7 +13,7 @@ The same script runs on the code before pagination (it ignores ``pagina``/``page
 is then the whole registry); there ``--requests 20`` is enough, each answer taking seconds.
 
     .venv/bin/python bench/public_registry.py
-    .venv/bin/python bench/public_registry.py postgresql+psycopg://postgres@127.0.0.1:5432/postgres --requests 200
+    .venv/bin/python bench/public_registry.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -29,36 +29,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from database import add_postgres_option, fresh_database  # bench/database.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DATABASE = "registro_bench_registry"
 WORDS = [
     "Agroalimentare", "Meccanica", "Moda", "Legno", "Nautica", "Ceramica", "Olio", "Vino", "Pietra", "Logistica",
     "Aerospazio", "Energia", "Turismo", "Tessile", "Calzature", "Mobile", "Lattiero", "Ortofrutta", "Pesca", "Design",
 ]  # fmt: skip
 PLACES = ["Murgia", "Salento", "Gargano", "Daunia", "Valle d'Itria", "Terra di Bari", "Tarantino", "Capitanata"]
-
-
-def database_url(server_url: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    server.dispose()
-    return make_url(server_url).set(database=DATABASE).render_as_string(False)
-
-
-def drop(server_url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    server.dispose()
 
 
 def seed(entries: int) -> float:
@@ -161,13 +140,18 @@ def p95(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("server", nargs="?", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    add_postgres_option(parser)
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200, help="richieste misurate per ciascun indirizzo")
     args = parser.parse_args()
+    with fresh_database(args.postgres) as url:
+        measure(args, url)
+
+
+def measure(args: argparse.Namespace, url: str) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="registro-bench-registry-"))
     os.environ["REGISTRO_DATA_DIR"] = str(data_dir)
-    os.environ["REGISTRO_DATABASE_URL"] = url = database_url(args.server)
+    os.environ["REGISTRO_DATABASE_URL"] = url
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from live_api import LiveApi  # bench/live_api.py, beside this script
 
@@ -202,7 +186,6 @@ def main() -> None:
     finally:
         api.stop()
         db.get_engine().dispose()
-        drop(args.server)
         print(f"(dati e log dell'API in {data_dir})")
 
 
