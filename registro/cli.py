@@ -243,10 +243,13 @@ def audit_verify(
 @app.command()
 def backup(
     archive: str = typer.Argument("", help="file .tar.gz da scrivere (predefinito: <data_dir>/backup/…)"),
+    with_keys: bool = typer.Option(
+        False, "--con-chiavi", help="includere le chiavi locali (audit e applicazione): l'archivio diventa un segreto"
+    ),
 ) -> None:
-    """Copia coerente del database PostgreSQL (pg_dump), dei documenti e delle chiavi locali (audit e
-    applicazione), anche con il sistema in funzione. Il database di Prefect non è compreso (è storia
-    delle esecuzioni). L'archivio contiene le chiavi: va custodito come loro."""
+    """Copia coerente del database PostgreSQL (pg_dump) e dei documenti, anche con il sistema in funzione.
+    Il database di Prefect non è compreso (è storia delle esecuzioni). Le chiavi locali vi entrano solo
+    con --con-chiavi: chi ha insieme database e chiave dell'audit può riscrivere la catena."""
     from datetime import UTC, datetime
     from pathlib import Path
 
@@ -261,7 +264,8 @@ def backup(
     try:
         with database_available():
             done = make_backup(settings.resolved_database_url, settings.files_dir, target, now=now,
-                               secrets_dir=secrets_dir(settings.data_dir), progress=_progress)  # fmt: skip
+                               secrets_dir=secrets_dir(settings.data_dir) if with_keys else None,
+                               progress=_progress)  # fmt: skip
     except BackupError as exc:
         typer.echo(f"ERRORE: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -272,8 +276,8 @@ def backup(
     if "chiave-audit" in done.secrets:
         typer.echo("L'archivio contiene la chiave dell'audit: custodirlo come un segreto.")
     else:
-        typer.echo("ATTENZIONE: la chiave dell'audit non è nel backup (REGISTRO_AUDIT_KEY): conservarla a parte, "
-                   "senza di essa la catena dell'audit ripristinata non si può verificare.")  # fmt: skip
+        typer.echo("ATTENZIONE: la chiave dell'audit non è nel backup: conservarla a parte (segreti/chiave-audit "
+                   "o REGISTRO_AUDIT_KEY), senza di essa la catena ripristinata non si può verificare.")  # fmt: skip
 
 
 @app.command()

@@ -368,10 +368,15 @@ def test_the_commands_back_up_restore_and_verify(
 ) -> None:  # fmt: skip
     to_active(client, auth, people)
     session.close()
+    keyless = CliRunner().invoke(cli, ["backup", str(tmp_path / "senza-chiavi.tar.gz")])
+    assert keyless.exit_code == 0, keyless.output
+    assert "la chiave dell'audit non è nel backup" in keyless.output
+    with tarfile.open(tmp_path / "senza-chiavi.tar.gz") as tar:
+        assert not [name for name in tar.getnames() if "chiave" in name]
     archive = tmp_path / "copia.tar.gz"
-    made = CliRunner().invoke(cli, ["backup", str(archive)])
+    made = CliRunner().invoke(cli, ["backup", "--con-chiavi", str(archive)])
     assert made.exit_code == 0, made.output
-    assert "Backup scritto" in made.output and "chiave dell'audit" in made.output
+    assert "Backup scritto" in made.output and "contiene la chiave dell'audit" in made.output
     restored_dir = tmp_path / "ripristinata" / "var"
     with system_on(restored_dir, _new_url(databases), monkeypatch):
         done = CliRunner().invoke(cli, ["restore", str(archive)])
