@@ -39,7 +39,6 @@ from api.routers import (
 )
 from models.clock import is_working_day
 from registro.db import pool_capacity
-from registro.gc_tuning import freeze_startup_objects
 from registro.production_check import check_production
 from registro.settings import get_settings
 
@@ -83,7 +82,6 @@ def _warm_up(today: date) -> None:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(_warm_up, date.today())
-    freeze_startup_objects()  # registro.gc_tuning: no 125 ms full collections while requests wait
     yield
     await _drain()
 
