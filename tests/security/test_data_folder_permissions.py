@@ -49,6 +49,8 @@ def test_registro_run_leaves_the_data_folder_to_its_owner_alone(
     os.chmod(old_mail, 0o644)
     os.chmod(data_dir, 0o755)
     monkeypatch.setattr(os, "environ", dict(os.environ))
+    # the suite's database is named (REGISTRO_DATABASE_URL): Prefect's must be too; nothing connects here
+    os.environ.setdefault("PREFECT_API_DATABASE_CONNECTION_URL", "postgresql+asyncpg://utente@127.0.0.1/prefect")
     previous = os.umask(0o022)
     try:
         prepare_environment(Settings(data_dir=data_dir))
