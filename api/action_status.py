@@ -5,8 +5,8 @@ stage flow has finished or the wait is over, whichever comes first. The waiting 
 watcher (``FinishedActions``): every ``POLL_SECONDS`` a single query asks which of all the awaited
 actions have finished — not one read per waiting request (with 8 clients waiting, 20 queries a
 second instead of 160, each a thread hop competing with the other requests for the interpreter).
-It holds no connection or WAL snapshot in between, and takes no write lock on SQLite. A waiting
-request does not count against the in-flight limit while it sleeps.
+It holds no connection in between. A waiting request does not count against the in-flight limit
+while it sleeps.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from models.enums import ActionStatus
 from models.errors import NotFound
 from models.people import User
 from models.profiles import RegionProfile
-from registro.db import read_scope
+from registro.db import refuse_writes, session_scope
 
 logger = logging.getLogger("registro.api")
 
@@ -36,8 +36,8 @@ FINISHED = frozenset({ActionStatus.DONE, ActionStatus.FAILED})
 
 def visible_action(session: Session, action_id: int, user: User, profile: RegionProfile) -> StageAction:
     """The action, if the user may see its application (404 / 403 otherwise, 404 for a private draft's
-    as for a missing action); the session's transaction is then over, so no snapshot or connection is
-    held while the caller waits."""
+    as for a missing action); the session's transaction is then over, so no connection is held while
+    the caller waits."""
     action = session.get(StageAction, action_id)
     application = session.get(Application, action.application_id) if action else None
     problem = refusal(session, user, application, profile) if application else None
@@ -57,7 +57,8 @@ def reread(session: Session, action_id: int) -> StageAction | None:
 
 def finished_among(action_ids: list[int]) -> list[int]:
     """Which of ``action_ids`` are done or failed: one query."""
-    with read_scope() as session:
+    with session_scope() as session:
+        refuse_writes(session)
         rows = session.exec(
             select(StageAction.id).where(col(StageAction.id).in_(action_ids), col(StageAction.status).in_(FINISHED))
         ).all()

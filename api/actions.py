@@ -16,7 +16,6 @@ from models.application import Application
 from models.enums import Event, Role, State
 from models.errors import ConcurrentChange, Forbidden, TransitionNotAllowed
 from models.lifecycle import STATE_LABELS, allowed_events
-from registro.db import begin_read
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Fuori dalla competenza dell'utente"},
@@ -46,7 +45,6 @@ def accept(
         payload=data,
     )
     assert action.id is not None
-    begin_read(ctx.session)  # on SQLite the write lock goes to the flow, the answer is read without it
     start_flow(dispatch, action.id)
     ctx.session.refresh(application)
     ctx.session.refresh(action)

@@ -94,8 +94,7 @@ def authenticate(
     if not right or user is None:
         raise Unauthorized("nome utente o password non corretti")
     throttle.succeeded(attempt)
-    session.commit()  # ends the read (see api.deps.READS_FIRST_ROUTES): the write lock is taken from here
-    session.refresh(user)
+    session.refresh(user)  # the latest committed row
     if not user.active:  # deactivated while the password was being checked
         raise Unauthorized("nome utente o password non corretti")
     token = secrets.token_urlsafe(32)
@@ -187,9 +186,7 @@ def change_password(
     problem = new_password_problem(user, current, new)
     if problem:
         raise InvalidInput(problem, field="new_password")
-    password_hash = hash_password(new)
-    session.commit()  # the read ends (api.deps.READS_FIRST_ROUTES): the write lock is taken from here
-    user.password_hash = password_hash
+    user.password_hash = hash_password(new)
     session.add(user)
     others = delete(ApiToken).where(col(ApiToken.user_id) == user.id)
     if keep_token_id is not None:

@@ -26,7 +26,7 @@ from models.enums import Role
 from models.errors import Forbidden, NotFound
 from models.people import ApiToken, User
 from models.profiles import RegionProfile, load_profile
-from registro.db import begin_read, get_engine, get_read_engine, refuse_writes
+from registro.db import get_engine, refuse_writes
 from registro.settings import get_settings
 
 log = logging.getLogger("registro.api")
@@ -36,44 +36,17 @@ bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description=
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-# routes that read in a snapshot first and take SQLite's write lock only for their write: the lifecycle
-# actions (``models.actions.request_action`` commits the read before it writes, then claims the file
-# at the version it checked), the committee's scores (checked again once the write has begun), and
-# what runs Argon2 (about 100 ms of CPU a hash, no longer while every other write waits): the logins
-# (``api.auth.authenticate``), the password changes and a new user (checked again under the lock)
-READS_FIRST_ROUTES = (
-    "/applications/{application_id}/actions/",
-    "/pratiche/{application_id}/azioni/",
-    "/applications/{application_id}/evaluations",
-    "/comitato/pratiche/{application_id}/valutazione",
-    "/auth/token",
-    "/accesso",
-    "/auth/password",
-    "/profilo/password",
-    "/users",
-)
-
-
-def reads_first(request: Request) -> bool:
-    route = request.scope.get("route")  # its path template, without the API prefix
-    return request.method == "POST" and getattr(route, "path", "").startswith(READS_FIRST_ROUTES)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request. An async dependency on purpose: its closing (a rollback that ends any
-    open transaction, which on SQLite holds the write lock) runs on the event loop at once, never
-    waiting for a worker thread — with every worker thread busy behind that same lock, a threaded
-    teardown would wait for the lock's own release (a 30 s stall under a burst of requests).
-    A GET or HEAD reads through ``get_read_engine`` and may not write; a lifecycle action reads first
-    (``READS_FIRST_ROUTES``)."""
-    if request.method in READ_METHODS:
-        with Session(get_read_engine(), expire_on_commit=False) as session:
-            refuse_writes(session)
-            yield session
-        return
+    open transaction and gives the connection back) runs on the event loop at once, never waiting for
+    a worker thread — with every worker thread busy waiting for a connection from the pool, a threaded
+    teardown would hold its connection until one of them timed out.
+    A GET or HEAD may not write (``refuse_writes``)."""
     with Session(get_engine(), expire_on_commit=False) as session:
-        if reads_first(request):
-            begin_read(session)  # the token, the user and the file are read without the write lock
+        if request.method in READ_METHODS:
+            refuse_writes(session)
         yield session
 
 

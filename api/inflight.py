@@ -1,11 +1,11 @@
 """At most ``limit`` requests inside the app at once; the others wait their turn on the event loop.
 
 Why: a sync route and its sync dependencies each take a worker thread (40 by default) in turn, and
-between two of those steps a request keeps its database session — on SQLite, with the write lock.
-With more requests in flight than worker threads, every thread can end up waiting for that lock while
-its holder waits for a thread: all stall until the 30 s busy timeout (measured: 50 simultaneous
-requests, 40 answered 503 after 30 s). Below the thread count, a holder always finds a thread.
-The limit is the database pool's size: no request ever waits for a connection inside a thread either.
+between two of those steps a request keeps its database session and its connection. With more
+requests in flight than worker threads, every thread can end up waiting for a connection while the
+holders wait for a thread: all stall until the pool's 30 s timeout, then 503. Below the thread count,
+a holder always finds a thread; the limit is the database pool's size, so no request ever waits for
+a connection inside a thread either.
 A request takes its slot once its body has arrived (``api.input_guard`` reads it first, within a time
 limit): a client that sends its headers and then stalls holds no slot.
 

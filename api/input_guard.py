@@ -18,8 +18,7 @@ Also here, before the app sees anything:
   bodies (JSON, forms) ``TEXT_LIMIT``: a roster of 10,000 enterprises is 1.5 MB of JSON, and JSON
   costs some 25 times its size once parsed;
 - NUL: a JSON or form body carrying NUL (``\\u0000`` in JSON, ``%00`` or a raw zero byte) gets a 422:
-  PostgreSQL cannot store it and SQLite would keep it silently. File uploads are checked by content
-  on their own (``api.uploads``);
+  PostgreSQL cannot store it. File uploads are checked by content on their own (``api.uploads``);
 - room: bodies larger than ``IN_MEMORY`` go to a temporary file, and all the bodies held at once
   (being received, or waiting for a slot) are at most ``held_limit`` bytes; past it, 503 until some
   are done. The slots used to bound this (15 × 20 MB); reading first, this does. One client address

@@ -34,7 +34,7 @@ from flows.stages import STAGE_FLOWS
 from models.application import StageAction
 from models.enums import Event
 from registro import worker_channel
-from registro.db import read_scope
+from registro.db import refuse_writes, session_scope
 from registro.settings import FlowDispatch, get_settings
 from tasks.stage_work import STAGE_OF_EVENT, run_name
 
@@ -65,7 +65,8 @@ def deployment_name(flow: Flow[..., Any]) -> str:
 
 
 def _load(action_id: int) -> tuple[Event, int]:
-    with read_scope() as session:
+    with session_scope() as session:
+        refuse_writes(session)
         row = session.exec(
             select(StageAction.event, StageAction.application_id).where(StageAction.id == action_id)
         ).first()

@@ -5,7 +5,7 @@ busy) and dispatches it here. Each flow applies the action's event with its own 
 the audit event, issues the stage's document (receipt, letters, decree) in the same transaction,
 and closes the action: done, or failed with the reason in Italian.
 
-Layout chosen by measurement (``prefect server start`` on SQLite, 2 cores, in-process async runs):
+Layout chosen by measurement (``prefect server start``, 2 cores, in-process async runs):
 an empty async flow run costs about 140-160 ms; the stage work itself about 20 ms; a Prefect task
 around it about 25 ms more; a custom flow-run name about 40 ms more (one more API call to rename
 the run). So the flow body runs the work directly in a worker thread, retried on transient errors

@@ -27,7 +27,6 @@ def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,
-        render_as_batch=True,
         compare_type=True,
     )
     with context.begin_transaction():

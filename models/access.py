@@ -120,9 +120,9 @@ def private_condition() -> Any:
 def visible_filter(user: User, profile: RegionProfile) -> Any:
     """The applications ``user`` may see, as a WHERE clause (``refusal`` is None exactly for these).
 
-    Its cost, measured on SQLite over 10,000 files (a fifth drafts): an official's page of 50 with its
-    count 7.1-12.4 ms median against 5.1-7.1 ms for the sections alone (a busy 2-core machine); a committee
-    member's 1.6 ms against 7.1 ms (the assigned files only)."""
+    Its cost, measured over 10,000 files (a fifth drafts) on the former embedded database: an official's
+    page of 50 with its count 7.1-12.4 ms median against 5.1-7.1 ms for the sections alone (a busy 2-core
+    machine); a committee member's 1.6 ms against 7.1 ms (the assigned files only)."""
     if user.role == Role.SYSTEM:
         return true()
     if user.role == Role.REPRESENTATIVE:

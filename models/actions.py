@@ -49,9 +49,8 @@ def request_action(
             session.rollback()
             raise ConcurrentChange(CHANGED) from None
         raise
-    # the write begins here: on SQLite a request that read in a snapshot (``registro.db.begin_read``)
-    # takes the write lock only now; the claim below refuses a file that changed since it was checked
-    session.commit()
+    # the claim below refuses a file that changed since it was checked (exactly one of concurrent
+    # requests at the same version wins: the others wait for its row lock, then match no row)
     action = StageAction(
         application_id=application.id,  # type: ignore[arg-type]
         event=event,
@@ -74,8 +73,8 @@ def request_action(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise ConcurrentChange(CHANGED)
-    # checked again under the claim: the file is now locked (its row on PostgreSQL, the database on SQLite),
-    # so the rules see one state — an action that ended meanwhile cannot change it half-way through the check
+    # checked again under the claim: the file's row is now locked, so the rules see one state — an action
+    # that ended meanwhile cannot change it half-way through the check
     try:
         check_event(
             session, application=application, event=event, actor=actor, profile=profile, now=now, payload=payload
@@ -83,7 +82,7 @@ def request_action(
     except BaseException:
         session.rollback()
         raise
-    session.commit()  # the caller reads what it answers (on SQLite, best without the write lock)
+    session.commit()
     return action
 
 

@@ -18,7 +18,7 @@ Cost (``bench/audit_chain.py``, 100,000 events of 10,000 applications, 2 shared 
 2026-12-04): the walk in memory takes 1.67-2.01 s of CPU with plain SHA-256 and 1.79-2.05 s keyed
 (median +8-11 %): the HMAC, from a keyed state copied per event (``keyed``), is about 1.4 µs an event
 against 0.7 µs, next to about 17 µs for the canonical JSON. The whole ``audit-verify`` from the
-database took 9.5-12.8 s (SQLite) and 9.7-10.9 s (PostgreSQL), reading rows most of it.
+database took 9.7-10.9 s (PostgreSQL), reading rows most of it.
 
 The canonical form is frozen: changing it invalidates every stored chain. The event id is not
 part of it (it is only known after the INSERT): the order of an application's events is the

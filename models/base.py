@@ -15,7 +15,7 @@ ROME = ZoneInfo("Europe/Rome")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+    """Stores naive UTC (``timestamp without time zone``), returns aware UTC."""
 
     impl = DateTime
     cache_ok = True

@@ -29,8 +29,8 @@ def register_protocol(
 ) -> ProtocolEntry:
     """Adds the next number of the year. The (year, number) unique key makes a race fail loudly."""
     day = local_date(now)
-    if session.get_bind().dialect.name == "postgresql":  # serialise numbering within the year
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 445_000_000 + day.year})
+    # serialise numbering within the year
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 445_000_000 + day.year})
     last = session.exec(select(func.max(ProtocolEntry.number)).where(ProtocolEntry.year == day.year)).one()
     entry = ProtocolEntry(
         year=day.year,

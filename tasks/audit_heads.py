@@ -18,9 +18,9 @@ records already sent. On the embedded default the mail lands in ``var/mail`` (th
 server), which is on this machine: a demonstration, not an archive.
 
 Idempotent: the outbox key is (day, recipient), checked before the walk; a second run the same day
-queues nothing. The chain is walked in a read-only transaction (on SQLite, without the write lock);
-the mail is one short write. A day later than today (``as_of`` in the future) is refused: it would
-take the outbox key of a day that has not come yet.
+queues nothing. The chain is walked in a transaction that only reads; the mail is one short write.
+A day later than today (``as_of`` in the future) is refused: it would take the outbox key of a day
+that has not come yet.
 Size: about 110 bytes per application with events (10,000 applications: 1.1 MB of text).
 """
 
@@ -40,7 +40,7 @@ from models.enums import NotificationStatus
 from models.notification import Notification
 from notifications.rendering import render
 from registro.audit import BEGIN, END, build_record, record_text
-from registro.db import begin_read, session_scope
+from registro.db import session_scope
 from registro.settings import get_settings
 
 KIND = "audit_heads"
@@ -72,7 +72,6 @@ def queue_audit_heads(
     recipient = recipient or get_settings().audit_archive_email
     report = AuditHeadsReport(as_of=as_of, recipient=recipient)
     key = idempotency_key(as_of, recipient)
-    begin_read(session)
     if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first() is not None:
         session.commit()
         return report

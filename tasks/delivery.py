@@ -25,9 +25,9 @@
 
 Measured (``bench/poisoned_batch.py``: 300 due mails, one to ``pec@x.example\r\nBcc: …``, delivered to
 ``registro.mailcatcher`` in its own process, 2 shared cores): 299 delivered, 1 failed with its reason, 0
-left leased, nothing sent again by the next runs, in 1.8-3.6 s on SQLite (7 runs, shared machine) and
-3.4-4.3 s on PostgreSQL (in the middle). The same batch before this fix: 0 delivered, 300 leased with an
-empty ``last_error`` (poisoned row first), or 149 delivered and 151 leased (in the middle).
+left leased, nothing sent again by the next runs, in 3.4-4.3 s on PostgreSQL (poisoned row in the
+middle). The same batch before this fix: 0 delivered, 300 leased with an empty ``last_error`` (poisoned
+row first), or 149 delivered and 151 leased (in the middle).
 """
 
 from __future__ import annotations

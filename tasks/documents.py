@@ -1,7 +1,8 @@
 """Documents the procedure issues: rendered from a template, stored by content hash, protocolled.
 
-An issued document is made in two steps, so that SQLite's write lock is never held while a page is
-laid out (xhtml2pdf, pure Python: 15-30 ms of CPU a page, the longest thing the stage work did):
+An issued document is made in two steps, so that no transaction (its connection, the locked rows of
+the action and the file) is held while a page is laid out (xhtml2pdf, pure Python: 15-30 ms of CPU
+a page, the longest thing the stage work did):
 
 1. ``draft_html``, inside the stage's transaction, after ``apply_event``: the Jinja2 template's
    HTML, citing the act number, the deadlines and the protocol that exist by then (a few ms);

@@ -35,6 +35,7 @@ from models.lifecycle import OPEN_STATES, STATE_LABELS
 from models.people import User
 from models.profiles import RegionProfile
 from models.registry import RegistryEntry
+from models.search import contains_folded
 
 PAGE_SIZE = 25
 APPLICATION_STATES = [s for s in STATE_LABELS if not s.value.startswith("report_")]  # lifecycle order
@@ -173,12 +174,8 @@ def _query(ctx: Context, f: WorkFilter) -> Any:
 
 def _search(text: str) -> Any:
     """District or representative organisation name (part of it), protocol number, member's tax code/VAT."""
-    lowered = text.lower()
     names = select(District.id).where(
-        or_(
-            func.lower(col(District.name)).contains(lowered, autoescape=True),
-            func.lower(col(District.representative_org)).contains(lowered, autoescape=True),
-        )
+        or_(contains_folded(col(District.name), text), contains_folded(col(District.representative_org), text))
     )
     code = text.replace(" ", "").upper()
     members = select(MemberEnterprise.application_id).where(

@@ -112,11 +112,11 @@ def _total(scores: dict[str, int], profile: RegionProfile) -> float:
 
 @router.post("/evaluations", status_code=201, response_model=EvaluationRead, summary="Registra i punteggi di un membro")
 def score(body: EvaluationIn, application: CurrentApplication, ctx: Ctx) -> Evaluation:
-    check_scoring(ctx, application)  # read first (a refusal never waits for SQLite's write lock)
-    total = _total(body.scores, ctx.profile)
-    ctx.session.commit()  # the write begins: the file as it is now, checked again under the lock
-    ctx.session.refresh(application)
+    # the file as it is now, its row share-locked until the commit: an action claiming it meanwhile
+    # waits, then its own checks see this score (a member's second score breaks the unique index: 409)
+    ctx.session.refresh(application, with_for_update={"read": True})
     round_ = check_scoring(ctx, application)
+    total = _total(body.scores, ctx.profile)
     evaluation = Evaluation(
         application_id=application.id,  # type: ignore[arg-type]
         member_id=ctx.user.id,  # type: ignore[arg-type]

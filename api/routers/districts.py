@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.deps import Ctx
@@ -17,6 +16,7 @@ from models.district import District, DistrictRead
 from models.enums import Role
 from models.errors import Forbidden, InvalidInput, NotFound
 from models.people import User
+from models.search import same_folded
 
 router = APIRouter(prefix="/districts", tags=["Distretti"])
 
@@ -43,7 +43,7 @@ def create_district(body: DistrictCreate, ctx: Ctx) -> District:
     if not ctx.profile.has_section(body.section):
         raise InvalidInput(f"la sezione {body.section} non esiste nel registro", field="section")
     representative = _representative(ctx, body)
-    same_name = select(District).where(func.lower(District.name) == body.name.strip().lower())
+    same_name = select(District).where(same_folded(col(District.name), body.name.strip()))  # "Città" is "CITTA"
     if ctx.session.exec(same_name).first():
         raise Conflict(f"esiste già un distretto di nome «{body.name}»", field="name")
     district = District(**body.model_dump(exclude={"representative_id"}), created_at=ctx.now)

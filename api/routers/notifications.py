@@ -27,6 +27,7 @@ from models.district import District
 from models.enums import NotificationStatus, Role
 from models.errors import Forbidden, InvalidInput, NotFound
 from models.notification import Notification
+from models.search import contains_folded
 from notifications.outbox import MESSAGES
 
 log = logging.getLogger("registro.api")
@@ -92,7 +93,7 @@ def filters(
     if kind:
         conditions.append(col(Notification.kind) == kind)
     if recipient and recipient.strip():
-        conditions.append(func.lower(col(Notification.recipient)).contains(recipient.strip().lower(), autoescape=True))
+        conditions.append(contains_folded(col(Notification.recipient), recipient.strip()))
     if created_from is not None:
         conditions.append(col(Notification.created_at) >= _day_start(created_from))
     if created_to is not None:

@@ -1,7 +1,6 @@
 """The member roster: replaced whole, from JSON rows or a CSV/XLSX file; all bad rows or nothing.
 
-A file is parsed outside any database transaction (on SQLite the write lock used to be held meanwhile:
-a hostile spreadsheet kept every other login and edit waiting until they got 503), at most
+A file is parsed outside any database transaction (it holds no connection meanwhile), at most
 ``PARSES_AT_ONCE`` at a time (the parse is Python under the GIL: more at once only add their memory),
 then written in a short transaction whose claim refuses a file that changed in between. A request
 waits for its turn and parses holding no in-flight slot (it needs no database connection meanwhile)

@@ -45,10 +45,8 @@ def create_user(
     problem = password_problem(body.password, username=body.username, full_name=body.full_name, email=body.email)
     if problem:
         raise InvalidInput(problem, field="password")
-    password_hash = hash_password(body.password)
-    session.commit()  # the read ends (api.deps.READS_FIRST_ROUTES): the write lock is taken from here
-    _check(body, session, profile)  # again under the lock: the same username created meanwhile is a 409
-    user = User(**body.model_dump(exclude={"password"}), password_hash=password_hash, created_at=now)
+    # the same username created meanwhile breaks the unique index: a 409 too (api.errors)
+    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password), created_at=now)
     session.add(user)
     session.commit()
     return user

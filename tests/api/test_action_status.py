@@ -7,14 +7,12 @@ import time
 
 import anyio
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from api import action_status
 from api.action_status import FinishedActions
-from api.deps import READS_FIRST_ROUTES
 from api.inflight import SCOPE_KEY, outside_inflight_limit
 from models.application import StageAction
 from models.enums import ActionStatus, Event
@@ -106,16 +104,6 @@ def test_a_waiting_request_gives_its_slot_back_and_takes_it_again(with_slots: bo
     else:
         with pytest.raises(TimeoutError):  # nothing to give back: the other request would wait
             anyio.run(scenario)
-
-
-def test_every_lifecycle_action_route_and_scoring_read_before_they_take_the_write_lock(app: FastAPI) -> None:
-    # an action route outside READS_FIRST_ROUTES would hold SQLite's write lock from its token lookup on
-    paths = app.openapi()["paths"]
-    accepted = [path for path, ops in paths.items() if "202" in ops.get("post", {}).get("responses", {})]
-    assert len(accepted) >= 15
-    for path in [*accepted, "/api/v1/applications/{application_id}/evaluations"]:
-        assert path.removeprefix("/api/v1").startswith(READS_FIRST_ROUTES), path
-        assert path in paths
 
 
 def test_a_wait_ends_before_a_stopping_api_is_killed() -> None:

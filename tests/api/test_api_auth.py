@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -14,13 +13,14 @@ from typing import Any
 import anyio
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from starlette.requests import Request
 
 from api import auth
 from api.errors import TooManyAttempts, Unavailable
 from api.routers import users
-from models.people import ApiToken
+from models.people import ApiToken, User
 from registro import passwords
 from registro.db import get_engine
 from registro.passwords import PasswordHashingBusy, hash_password, verify_password
@@ -106,30 +106,28 @@ def test_missing_form_fields_are_named(client: TestClient) -> None:
 
 
 def lock_probe(record: list[bool], argon2: Callable[..., Any]) -> Callable[..., Any]:
-    """``argon2`` (a hash or a check) that first asks, from another connection, whether a writer could begin."""
+    """``argon2`` (a hash or a check) that first asks, from another connection, whether a writer could
+    lock every user's row and every token at once (``NOWAIT``: refused if the request holds any)."""
 
     def probed(*args: Any) -> Any:
-        engine = get_engine()
-        probe = sqlite3.connect(str(engine.url.database), timeout=0, isolation_level=None)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-            record.append(True)
-        except sqlite3.OperationalError:  # database is locked
-            record.append(False)
-        finally:
-            probe.close()
+        with Session(get_engine()) as probe:
+            try:
+                probe.exec(select(User.id).with_for_update(nowait=True)).all()
+                probe.exec(select(ApiToken.id).with_for_update(nowait=True)).all()
+                record.append(True)
+            except OperationalError:  # lock not available
+                record.append(False)
+            finally:
+                probe.rollback()
         return argon2(*args)
 
     return probed
 
 
-def test_argon2_runs_without_the_write_lock(
+def test_argon2_runs_before_the_request_writes(
     client: TestClient, people: People, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # SQLite: while Argon2 hashes or checks a password (~100 ms), another writer must be able to begin
-    if get_engine().dialect.name != "sqlite":
-        pytest.skip("SQLite's database-wide write lock")
+    # while Argon2 hashes or checks a password (~100 ms), the request holds no row lock another writer waits for
     writers_could_begin: list[bool] = []
     monkeypatch.setattr(auth, "verify_password", lock_probe(writers_could_begin, verify_password))
     monkeypatch.setattr(auth, "hash_password", lock_probe(writers_could_begin, hash_password))

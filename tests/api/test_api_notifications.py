@@ -105,6 +105,7 @@ def test_filters_and_pagination(client: TestClient, auth: Http, scene: Scene) ->
     assert pec["total"] == 2 and all("@pec.example.it" in i["recipient"] for i in pec["items"])
     assert listed(client, admin, recipient=scene.agri.rep.email)["total"] == 1
     assert listed(client, admin, recipient="%")["total"] == 0  # a wildcard is searched literally
+    assert listed(client, admin, recipient="PÈC.EXÀMPLE")["total"] == 2  # accents ignored, like the case
     day2 = scene.agri.day.date().isoformat()
     assert {i["application_id"] for i in listed(client, admin, created_from=day2, created_to=day2)["items"]} == {
         scene.agri.app.id

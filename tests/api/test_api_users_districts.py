@@ -90,6 +90,19 @@ def test_admin_binds_a_representative(client: TestClient, auth: Http, people: Pe
     )
 
 
+def test_a_name_differing_only_in_accents_or_case_is_the_same_district(
+    client: TestClient, auth: Http, people: People
+) -> None:
+    admin = auth(people.admin)
+    body = {"name": "Società Cooperativa Città di Lecce", "section": 1}
+    assert client.post(f"{API}/districts", json=body, headers=admin).status_code == 201
+    for name in ("SOCIETA COOPERATIVA CITTA DI LECCE", "società cooperativa citta di lecce"):
+        same = client.post(f"{API}/districts", json={**body, "name": name}, headers=admin)
+        assert same.status_code == 409 and same.json()["field"] == "name", name
+    other = {**body, "name": "Società Cooperativa Città di Brindisi"}
+    assert client.post(f"{API}/districts", json=other, headers=admin).status_code == 201
+
+
 def test_district_errors_and_competence(client: TestClient, auth: Http, people: People) -> None:
     bad_section = client.post(f"{API}/districts", json={"name": "Distretto", "section": 9}, headers=auth(people.admin))
     assert bad_section.status_code == 422 and bad_section.json()["field"] == "section"

@@ -1,4 +1,4 @@
-"""A burst of requests larger than the worker threads: every one answered, none stalls on SQLite's lock."""
+"""A burst of requests larger than the worker threads: every one answered, none stalls on the pool."""
 
 from __future__ import annotations
 

@@ -26,7 +26,6 @@ def test_sweeps_as_flows(factory: Factory, session: Session) -> None:
     again = annual_report_cycle(as_of=date(2027, 1, 1))
     assert (again.opened, again.reminders, again.escalations) == (0, 0, 0)
     assert session.exec(select(AnnualReport.state)).one() == State.REPORT_OPEN
-    session.commit()  # end the read: on SQLite the test's transaction holds the write lock
     reminders = daily_reminders(as_of=date(2029, 3, 6) - timedelta(days=30))
     assert reminders["queued"]["validity_ending"] == 2 and reminders["total"] == 2
     assert daily_reminders(as_of=date(2029, 3, 6) - timedelta(days=30))["total"] == 0

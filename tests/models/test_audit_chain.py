@@ -10,13 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.application import Application
@@ -324,18 +323,13 @@ def test_the_chain_continues_after_a_failed_move(factory: Factory, session: Sess
 
 
 @contextmanager
-def _fresh_database(tmp_path: Path) -> Iterator[Engine]:
-    url = os.environ.get("REGISTRO_TEST_DATABASE_URL") or f"sqlite:///{(tmp_path / 'migr.db').as_posix()}"
-    if not url.startswith("postgresql"):
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
-        return
-    server = create_engine(url, isolation_level="AUTOCOMMIT")
+def _fresh_database(test_engine: Engine) -> Iterator[Engine]:
+    """An empty database of its own, on the test database's server."""
+    server = create_engine(test_engine.url, isolation_level="AUTOCOMMIT")
     name = f"registro_migr_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with server.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
+    engine = make_engine(test_engine.url.set(database=name).render_as_string(hide_password=False))
     try:
         yield engine
     finally:
@@ -352,8 +346,8 @@ def _alembic(engine: Engine, action: Callable[..., None], revision: str) -> None
         action(config, revision)
 
 
-def test_migration_backfills_the_chain_of_existing_events(tmp_path: Path, profile: RegionProfile) -> None:
-    with _fresh_database(tmp_path) as engine:
+def test_migration_backfills_the_chain_of_existing_events(engine: Engine, profile: RegionProfile) -> None:
+    with _fresh_database(engine) as engine:
         _alembic(engine, command.upgrade, "head")
         with Session(engine, expire_on_commit=False) as session:
             factory = Factory(session=session, profile=profile, now=datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
@@ -419,8 +413,8 @@ def _walk_unkeyed(session: Session) -> ChainReport:
     return walk([rows], heads, legacy_event_hash)
 
 
-def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(tmp_path: Path, profile: RegionProfile) -> None:
-    with _fresh_database(tmp_path) as engine:
+def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(engine: Engine, profile: RegionProfile) -> None:
+    with _fresh_database(engine) as engine:
         _alembic(engine, command.upgrade, "head")
         with Session(engine, expire_on_commit=False) as session:
             factory = Factory(session=session, profile=profile, now=datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
@@ -440,7 +434,7 @@ def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(tmp_path: Path
         unkeyed_chain = _stored(engine)
         assert unkeyed_chain != keyed_chain
 
-        _alembic(engine, command.upgrade, "head")
+        _alembic(engine, command.upgrade, "0005")
         assert _stored(engine) == keyed_chain and _revision(engine) == "0005"
         with Session(engine) as session:
             assert _verify(session).ok
@@ -455,13 +449,13 @@ def test_migration_keys_an_unkeyed_chain_and_refuses_a_broken_one(tmp_path: Path
             f" il database resta com'era. evento {tampered} (domanda {second_id}): l'impronta non corrisponde"
         )
         with pytest.raises(Exception, match=re.escape(expected)):
-            _alembic(engine, command.upgrade, "head")
+            _alembic(engine, command.upgrade, "0005")
         assert _stored(engine) == before and _revision(engine) == "0004"
 
         # and the way back verifies the keyed chain first too
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_event SET reason = NULL WHERE id = :id"), {"id": tampered})
-        _alembic(engine, command.upgrade, "head")
+        _alembic(engine, command.upgrade, "0005")
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_event SET reason = 'ritoccato' WHERE id = :id"), {"id": tampered})
         with pytest.raises(Exception, match=re.escape("catena dell'audit (HMAC) già rotta in 1 domanda")):

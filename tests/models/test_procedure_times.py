@@ -56,7 +56,6 @@ def figures(tally: Tally) -> tuple[int, int, int, int, float | None]:
 
 def read(session: Session, profile: RegionProfile, **kw: object) -> ProcedureTimes:
     times = procedure_times(session, profile=profile, today=kw.pop("today", TODAY), **kw)  # type: ignore[arg-type]
-    session.commit()  # ends the read transaction (SQLite)
     return times
 
 

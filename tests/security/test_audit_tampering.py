@@ -39,7 +39,6 @@ ARCHIVED_AT = datetime(2026, 3, 20, 22, 50, tzinfo=UTC)
 
 
 def _audit_verify(session: Session, *args: str) -> tuple[int, str]:
-    session.close()  # no open transaction: on SQLite every BEGIN takes the write lock
     result = CliRunner().invoke(app, ["audit-verify", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output

@@ -189,8 +189,7 @@ def test_fifty_conflicting_verdicts_over_http_move_the_file_once(http_race: Race
 
 
 def test_fifty_conflicting_verdicts_over_http_one_202_the_rest_409(http_race: Race) -> None:
-    """What the callers see: one 202 (the action accepted), 409 with an Italian reason for every other —
-    on SQLite too (the in-flight limit keeps a burst from stalling on the write lock)."""
+    """What the callers see: one 202 (the action accepted), 409 with an Italian reason for every other."""
     statuses = Counter(a.status_code for a in http_race.answers)
     assert statuses == {202: 1, 409: CONTENDERS - 1}, statuses
     refused = [a.json() for a in http_race.answers if a.status_code == 409]
@@ -216,7 +215,7 @@ def test_fifty_threads_applying_to_the_same_version_exactly_one_wins(
             application = own.get(Application, app_id)
             actor = own.get(User, actors[i % len(actors)].id)
             assert application is not None and actor is not None
-            own.commit()  # read, then let go (SQLite: the lock); the object keeps the version read
+            own.commit()  # read, then give the connection back (50 threads, 30 in the pool); the version read stays
             barrier.wait(timeout=TIMEOUT_S)
             try:
                 apply_event(

@@ -181,7 +181,7 @@ def test_report_sweep_killed_mid_way_then_rerun_opens_and_mails_each_once(clean_
     as_of = "2027-01-04"  # the 2026 reports open
     first = subprocess.Popen([sys.executable, "-c", SWEEP, as_of], cwd=REPO_ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    # watched through a plain engine: its reads take no write lock (SQLite WAL) and never wait for the sweep
+    # watched through a plain engine: its reads take no lock and never wait for the sweep
     watcher = create_engine(clean_db.url)
     deadline = time.monotonic() + 120
     opened = queued_at_kill = 0

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 class CuttableProxy:
     """127.0.0.1:<port> → the database server; ``cut()`` drops every connection and refuses new ones."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int] | str) -> None:  # (host, port), or a Unix socket's path
         self.target = target
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
@@ -56,7 +56,11 @@ class CuttableProxy:
             if not self.open.is_set():
                 client.close()  # the server is "down": connection refused at once
                 continue
-            server = socket.create_connection(self.target)
+            if isinstance(self.target, str):
+                server = socket.socket(socket.AF_UNIX)
+                server.connect(self.target)
+            else:
+                server = socket.create_connection(self.target)
             with self.lock:
                 self.links += [client, server]
             for a, b in ((client, server), (server, client)):
@@ -92,7 +96,13 @@ class CuttableProxy:
 def proxied(people: People, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CuttableProxy]:
     """Settings and engine pointed at the same database through the proxy (the test's data stays)."""
     url = make_url(get_settings().resolved_database_url)
-    proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
+    socket_dir = url.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):  # a server reached through its socket only
+        [socket_path] = [p for p in Path(socket_dir).glob(".s.PGSQL.*") if p.suffix != ".lock"]
+        proxy = CuttableProxy(str(socket_path))
+        url = url.difference_update_query(["host"])
+    else:
+        proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 5432))
     monkeypatch.setenv("REGISTRO_DATABASE_URL", url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
     get_settings.cache_clear()
     db.get_engine.cache_clear()

@@ -339,7 +339,6 @@ def test_command_line_user_with_control_characters_is_refused(session: Session, 
     from registro.cli import app
 
     before = _count(session, User)
-    session.close()  # no open transaction: on SQLite every BEGIN takes the write lock
     arguments = ["create-user", "anna", "--role", "official", "--office", "ricerca", "--password", "x" * 12]
     result = CliRunner().invoke(app, [*arguments, *options])
     assert result.exit_code != 0 and "creato" not in result.output, result.output

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from registro.settings import Settings, get_settings
@@ -47,7 +50,22 @@ class EmbeddedPrefect:
 
 
 @pytest.fixture(scope="module")
-def embedded_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPrefect]:
+def prefect_database(engine: Engine) -> Iterator[str]:
+    """A database of its own for the Prefect server, on the test database's server (Prefect's asyncpg)."""
+    server = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    name = f"registro_prefect_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield engine.url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(scope="module")
+def embedded_prefect(tmp_path_factory: pytest.TempPathFactory, prefect_database: str) -> Iterator[EmbeddedPrefect]:
     """The Prefect server exactly as ``registro run`` starts it (same environment, same argv)."""
     from registro.embedded import plan, prepare_environment
 
@@ -55,7 +73,7 @@ def embedded_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embed
     settings = Settings(data_dir=data_dir, prefect_port=_free_port())
     saved = dict(os.environ)
     try:
-        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{data_dir / 'prefect.db'}"
+        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
         prepare_environment(settings)
         env = dict(os.environ)
     finally:

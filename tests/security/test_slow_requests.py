@@ -1,8 +1,7 @@
 """Attack (issue 15, 2): requests that send their headers and then stall the body must not take the
-API's in-flight slots. On a live uvicorn, 50 such requests (more than the slots: 15 on SQLite, 30 on
-PostgreSQL) half with ``Content-Length: 1000`` and one byte of body, half chunked with one chunk,
-stay open while ``GET /registro`` must answer at once; then each gets a 408 in Italian when its time
-runs out."""
+API's in-flight slots. On a live uvicorn, 50 such requests (more than the 30 slots), half with
+``Content-Length: 1000`` and one byte of body, half chunked with one chunk, stay open while
+``GET /registro`` must answer at once; then each gets a 408 in Italian when its time runs out."""
 
 from __future__ import annotations
 

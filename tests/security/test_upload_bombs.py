@@ -170,7 +170,7 @@ def test_a_hostile_spreadsheet_is_refused_quickly_within_the_memory_ceiling(
 def test_other_users_are_served_while_hostile_files_are_parsed(
     live_api: LiveApi, people: People, factory: Factory, session: Session
 ) -> None:
-    """On SQLite the parse used to hold the database's write lock: logins and edits waited 30 s, then 503."""
+    """The parse holds no database connection nor lock: logins and edits are served meanwhile."""
     live_api.ensure_running()
     hostile = factory.application(people.district, enterprises=2)
     other = factory.application(people.other_district, enterprises=2)

@@ -1,8 +1,8 @@
 """Test helper: requests actions on one application the way the API does (``request_action``).
 
 The stage work is then carried out by the caller: ``carry_out`` directly (plain-function tests) or a
-real stage flow (``tests/flows``). Every method ends the test session's transaction: on SQLite a
-read opens ``BEGIN IMMEDIATE`` and would hold the write lock the stage work needs.
+real stage flow (``tests/flows``). Every method ends the test session's transaction: the stage work
+runs in sessions of its own, and reads what the test committed.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from html import unescape
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -88,6 +89,22 @@ def scene(factory: Factory, session: Session, people: People) -> Scene:
     report(session, active, 2025, State.REPORT_OPEN, date(2026, 3, 31))  # not yet due
     agri_overdue = started(factory, section=6, submitted=date(2026, 1, 5))
     return Scene(draft, submitted, overdue, lapsing, within, integration, active, agri_overdue)
+
+
+def test_search_ignores_accents_and_case(client: TestClient, people: People, scene: Scene, session: Session) -> None:
+    lecce = session.get(District, scene.lapsing.app.district_id)
+    caffe = session.get(District, scene.within.app.district_id)
+    assert lecce is not None and caffe is not None
+    lecce.representative_org = "Società Cooperativa Città di Lecce"
+    caffe.name = "Distretto del caffè salentino"
+    session.add_all([lecce, caffe])
+    session.commit()
+    page_login(client, people.official)
+    for typed in ("citta", "CITTÀ", "Città", "societa cooperativa citta di lecce", "SOCIETÀ"):
+        assert listed(client, f"{LIST}?q={quote(typed)}") == (1, [scene.lapsing.app.id]), typed
+    for typed in ("caffe", "CAFFÈ", "caffé"):
+        assert listed(client, f"{LIST}?q={quote(typed)}") == (1, [scene.within.app.id]), typed
+    assert listed(client, f"{LIST}?q={quote('citt_')}") == (0, [])  # "_" is a plain character too
 
 
 def links(html: str) -> dict[str, str]:
