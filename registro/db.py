@@ -52,12 +52,3 @@ def session_scope() -> Iterator[Session]:
     """A session for work outside a request (flows, commands)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
-
-
-# --- until api/ and tasks/ stop calling them (issue 16, being removed) ---
-def get_read_engine() -> Engine:
-    return get_engine()
-
-
-def begin_read(session: Session) -> None:
-    session.commit()

@@ -164,7 +164,7 @@ def act(client: TestClient, app_id: int, event: str, headers: dict[str, str], **
 
 
 def fetch(session: Session, statement: Any) -> list[Any]:
-    """Reads in the test's session and ends its transaction (SQLite's BEGIN IMMEDIATE holds the lock)."""
+    """Reads in the test's session and ends its transaction (the next read sees what the server did since)."""
     rows = list(session.exec(statement).all())
     session.commit()
     return rows

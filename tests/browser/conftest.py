@@ -77,7 +77,7 @@ class LiveServer:
         pending = (ActionStatus.QUEUED, ActionStatus.RUNNING)
         with Session(self.engine) as session:
             count = session.exec(select(func.count()).where(col(StageAction.status).in_(pending))).one()
-            session.commit()  # SQLite: end the BEGIN IMMEDIATE at once
+            session.commit()
         return int(count)
 
 
@@ -96,13 +96,11 @@ def live_server(clean_db: Engine, clock: Clock, prefect_harness: None) -> Iterat
     ``client``/``auth`` fixtures (synchronous stand-in, tests/api_support.py) shares the same clock and
     database.
 
-    One server per test (well under a second to start): a fresh login throttle and clock each time. On
-    SQLite, don't leave the test's ``session`` inside a transaction while the browser acts (every
-    transaction takes the write lock): ``session.commit()`` after reading through it. The session keeps
-    its objects after a commit (``expire_on_commit=False``): to see a row the server changed, read a
-    column (``select(Application.state)``) or use ``execution_options(populate_existing=True)`` — not
-    ``session.expire_all()``/``refresh``, which would reload ``people.*`` lazily inside a transaction
-    that holds the lock while the server waits for it.
+    One server per test (well under a second to start): a fresh login throttle and clock each time.
+    The session keeps its objects after a commit (``expire_on_commit=False``): to see a row the server
+    changed, read a column (``select(Application.state)``) or use
+    ``execution_options(populate_existing=True)`` — ``session.expire_all()``/``refresh`` would reload
+    ``people.*`` lazily.
     """
     from api.deps import get_now
     from api.main import create_app

@@ -85,8 +85,8 @@ def transmit(page: Page) -> None:
 
 
 def the_report(session: Session) -> AnnualReport:
-    """The one report as stored now (``populate_existing``: not the copy read before). The transaction is
-    ended at once, and nothing else is expired: a lazy reload later would take SQLite's write lock."""
+    """The one report as stored now (``populate_existing``: not the copy read before); nothing else is
+    expired, so nothing is reloaded lazily later."""
     [report] = fetch(session, select(AnnualReport).execution_options(populate_existing=True))
     assert isinstance(report, AnnualReport)
     return report

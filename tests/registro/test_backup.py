@@ -167,7 +167,7 @@ def test_the_tools_are_those_of_the_embedded_installation() -> None:
     conninfo, env = libpq("postgresql+psycopg://postgres@/registro?host=/srv/pg")
     assert make_url(conninfo).query == {"host": "/srv/pg"} and not env
     with pytest.raises(BackupError, match="PostgreSQL"):
-        libpq("sqlite:///var/registro.db")
+        libpq("mysql+pymysql://registro@db.example/registro")
 
 
 def _writes_while(client: TestClient, headers: dict[str, str], app_id: int, stop: threading.Event) -> list[int]:

@@ -21,7 +21,7 @@ from tests.factories import Factory, Journey
 
 
 def _audit_verify(session: Session, *args: str) -> tuple[int, str]:
-    session.close()  # no open transaction: on SQLite every BEGIN takes the write lock
+    session.close()  # the command reads through its own connection
     result = CliRunner().invoke(app, ["audit-verify", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
