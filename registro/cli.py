@@ -309,8 +309,8 @@ def restore(
     if done.kept_database:
         typer.echo(f"Il database precedente è stato tenuto come {done.kept_database}.")
     if "chiave-audit" not in done.secrets:
-        typer.echo("ATTENZIONE: il backup non contiene la chiave dell'audit: impostare REGISTRO_AUDIT_KEY "
-                   "con quella del sistema d'origine.")  # fmt: skip
+        typer.echo("ATTENZIONE: il backup non contiene la chiave dell'audit: mettere quella del sistema d'origine "
+                   "in segreti/chiave-audit (o in REGISTRO_AUDIT_KEY): senza, la catena non si verifica.")  # fmt: skip
 
 
 def _progress(what: str, done: int, total: int) -> None:

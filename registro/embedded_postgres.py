@@ -220,16 +220,6 @@ def socket_ready(pgdata: Path) -> bool:
     return done.returncode == 0
 
 
-def spawn(pgdata: Path, who: RunAs, **popen: object) -> subprocess.Popen[str]:
-    """Starts the server as a child that gets SIGINT (fast shutdown) when this process dies."""
-    return subprocess.Popen(  # type: ignore[call-overload]
-        server_argv(pgdata, fast_unsafe=bool(popen.pop("fast_unsafe", False))),
-        preexec_fn=demote(who, signal.SIGINT),
-        env={**os.environ, "LC_ALL": "C"},
-        **popen,
-    )
-
-
 def create_databases(pgdata: Path, names: tuple[str, ...] = DATABASES) -> list[str]:
     """Creates the missing ones; returns those it created."""
     from sqlalchemy import create_engine, text
@@ -281,7 +271,14 @@ def ensure_running(pgdata: Path, *, fast_unsafe: bool = False, say: Callable[[st
         return
     who = prepare(pgdata, say)
     log = (pgdata / "avvio.log").open("w")
-    proc = spawn(pgdata, who, stdout=log, stderr=subprocess.STDOUT, fast_unsafe=fast_unsafe)
+    proc = subprocess.Popen(  # a child that gets SIGINT (fast shutdown) when this process dies
+        server_argv(pgdata, fast_unsafe=fast_unsafe),
+        preexec_fn=demote(who, signal.SIGINT),
+        env={**os.environ, "LC_ALL": "C"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_ready(pgdata, proc)
         create_databases(pgdata)
