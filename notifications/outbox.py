@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models.application import Application
@@ -24,6 +23,7 @@ from models.procedure import AuditEvent
 from models.profiles import RegionProfile
 from models.registry import AnnualReport
 from notifications.rendering import render, render_blocks
+from registro.db import copy_rows
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,19 @@ def queue_notifications(
     }
     for kind in kinds:
         to_office = MESSAGES[kind].to_office
-        for recipient in recipients(session, application=application, to_office=to_office, profile=profile):
-            key = f"{kind}:app{application.id}:audit{audit.id}:{recipient}"
+        message = Pending(
+            f"{kind}:app{application.id}:audit{audit.id}",
+            kind,
+            tuple(recipients(session, application=application, to_office=to_office, profile=profile)),
+            application.id,
+            context,
+        )
+        content: Content | None = None
+        for recipient in message.recipients:
+            key = message.key_for(recipient)
             if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first() is None:
-                row = Notification(**_row(Pending(key, kind, recipient, application.id, context), now))
+                content = content or rendered(message)
+                row = Notification(**_row(message, recipient, content, now))
                 session.add(row)
                 queued.append(row)
     return queued
@@ -110,52 +119,73 @@ def queue_notifications(
 
 @dataclass(frozen=True)
 class Pending:
-    """A message a sweep wants sent; ``key`` (subject, due date, step, recipient) makes it once-only."""
+    """A message a sweep or an event wants sent to each of ``recipients``: rendered once, one outbox row
+    per recipient, keyed ``{key}:{recipient}`` (subject, due date, step, recipient) so it goes once only."""
 
     key: str
     kind: str
-    recipient: str
+    recipients: Sequence[str]
     application_id: int | None
     context: Mapping[str, object]
 
+    def key_for(self, recipient: str) -> str:
+        return f"{self.key}:{recipient}"
+
+
+@dataclass(frozen=True)
+class Content:
+    subject: str
+    body_text: str
+    body_html: str
+
 
 def queue_many(session: Session, *, messages: Sequence[Pending], now: datetime) -> int:
-    """Set-based ``_queue``: one query per chunk finds the keys already queued, one insert adds the rest.
+    """Set-based queuing: one query per chunk finds the keys already queued, one insert adds the rest.
 
-    Renders only what is new, so a second run of the same sweep costs a few queries and queues 0.
+    Renders only what is new, once per message whatever its recipients (a district's PEC and its
+    representative read the same text), so a second run of the same sweep costs a few queries and
+    queues 0.
     """
     queued = 0
     for start in range(0, len(messages), CHUNK):
         chunk = messages[start : start + CHUNK]
-        keys = list({m.key for m in chunk})
+        keys = list({m.key_for(r) for m in chunk for r in m.recipients})
         existing = set(
             session.exec(select(Notification.idempotency_key).where(col(Notification.idempotency_key).in_(keys))).all()
         )
         rows: list[dict[str, object]] = []
         for message in chunk:
-            if message.key in existing:
-                continue
-            existing.add(message.key)
-            rows.append(_row(message, now))
+            content: Content | None = None
+            for recipient in message.recipients:
+                key = message.key_for(recipient)
+                if key in existing:
+                    continue
+                existing.add(key)
+                content = content or rendered(message)
+                rows.append(_row(message, recipient, content, now))
         if rows:
-            session.execute(insert(Notification), rows)
+            copy_rows(session, Notification.__table__, rows)  # type: ignore[attr-defined]
             queued += len(rows)
     return queued
 
 
-def _row(message: Pending, now: datetime) -> dict[str, Any]:
+def rendered(message: Pending) -> Content:
     subject, body = render_blocks(MESSAGES[message.kind].template, ("subject", "body"), **message.context)
     # one line: a name stored before the input rule (models.text) with a line break would make the
     # message unsendable (the sender refuses such a subject): the break becomes a space here
-    subject = " ".join(subject.split())
+    subject = " ".join(subject.split())[:300]
+    return Content(subject, body, render("mail/layout.html.j2", subject=subject, body=body))
+
+
+def _row(message: Pending, recipient: str, content: Content, now: datetime) -> dict[str, Any]:
     return {
-        "idempotency_key": message.key,
+        "idempotency_key": message.key_for(recipient),
         "application_id": message.application_id,
         "kind": message.kind,
-        "recipient": message.recipient,
-        "subject": subject[:300],
-        "body_text": body,
-        "body_html": render("mail/layout.html.j2", subject=subject, body=body),
+        "recipient": recipient,
+        "subject": content.subject,
+        "body_text": content.body_text,
+        "body_html": content.body_html,
         "status": NotificationStatus.QUEUED,
         "attempts": 0,
         "created_at": now,

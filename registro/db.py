@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event
+from psycopg import sql
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -52,3 +53,25 @@ def session_scope() -> Iterator[Session]:
     """A session for work outside a request (flows, commands)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
+
+
+def copy_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Adds ``rows`` (dicts with the same keys) to ``table`` with PostgreSQL's COPY, in the session's
+    transaction; values go through the columns' own types (enums, UTC timestamps, JSON) as in an INSERT.
+
+    What it buys, for the daily sweep's 23,548 mails on 2 cores (bench/sweeps.py): an INSERT of many
+    VALUES (SQLAlchemy's bulk insert, ORM or Core, chunks of 500 or not) 0.72-0.90 s, COPY about 0.3 s.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[n] if p is None else p(row[n]) for n, p in zip(names, processors, strict=True)])

@@ -83,14 +83,13 @@ def _answers_due(session: Session, profile: RegionProfile, as_of: date) -> list[
     to = district_recipients(session, [d.id for _, d, *_ in plan if d.id is not None])
     return [
         Pending(
-            key=f"{kind}:app{app.id}:{due_on}:{step.code}:{email}",
+            key=f"{kind}:app{app.id}:{due_on}:{step.code}",
             kind=kind,
-            recipient=email,
+            recipients=to.get(district.id or 0, []),
             application_id=app.id,
             context={"application": app, "district": district, "due_on": due_on, "step": step, "profile": profile},
         )
         for app, district, kind, due_on, step in plan
-        for email in to.get(district.id or 0, [])
     ]
 
 
@@ -129,15 +128,14 @@ def _terms_lapsing(session: Session, profile: RegionProfile, as_of: date) -> lis
             "state_label": STATE_LABELS[application.state],
             "profile": profile,
         }
-        messages.extend(
+        messages.append(
             Pending(
-                f"term_lapsing:app{application.id}:{clock.deadline}:{step.code}:{email}",
+                f"term_lapsing:app{application.id}:{clock.deadline}:{step.code}",
                 "term_lapsing",
-                email,
+                recipients,
                 application.id,
                 context,
             )
-            for email in recipients
         )
     return messages
 
@@ -165,9 +163,9 @@ def _validity_ending(session: Session, profile: RegionProfile, as_of: date) -> l
     to = district_recipients(session, [d.id for *_, d, _ in plan if d.id is not None])
     return [
         Pending(
-            key=f"validity_ending:entry{entry.id}:{entry.valid_until}:{step.code}:{email}",
+            key=f"validity_ending:entry{entry.id}:{entry.valid_until}:{step.code}",
             kind="validity_ending",
-            recipient=email,
+            recipients=to.get(district.id or 0, []),
             application_id=app.id,
             context={
                 "application": app,
@@ -178,7 +176,6 @@ def _validity_ending(session: Session, profile: RegionProfile, as_of: date) -> l
             },
         )
         for entry, app, district, step in plan
-        for email in to.get(district.id or 0, [])
     ]
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -29,7 +28,7 @@ from models.profiles import RegionProfile, load_profile
 from models.registry import AnnualReport, RegistryEntry
 from models.reminders import report_escalation, report_step, report_year_window
 from notifications.outbox import Pending, district_recipients, office_recipients, queue_many
-from registro.db import session_scope
+from registro.db import copy_rows, session_scope
 from registro.settings import get_settings
 from tasks.reminders import sweep_moment
 
@@ -78,7 +77,7 @@ def open_reports(session: Session, *, profile: RegionProfile, as_of: date) -> tu
             }
             for entry_id, application_id in candidates[start : start + CHUNK]
         ]
-        session.execute(insert(AnnualReport), rows)
+        copy_rows(session, AnnualReport.__table__, rows)  # type: ignore[attr-defined]
         session.commit()
     return year, len(candidates)
 
@@ -141,26 +140,24 @@ def report_mails(session: Session, *, profile: RegionProfile, as_of: date) -> tu
     for r, step, late in due:
         context = {**r.context, "profile": profile}
         if step:
-            reminders.extend(
+            reminders.append(
                 Pending(
-                    f"report_due:report{r.id}:{r.due_on}:{step.code}:{email}",
+                    f"report_due:report{r.id}:{r.due_on}:{step.code}",
                     "report_due",
-                    email,
+                    to_district.get(r.district_id, []),
                     r.application_id,
                     {**context, "step": step},
                 )
-                for email in to_district.get(r.district_id, [])
             )
         if late:
-            escalations.extend(
+            escalations.append(
                 Pending(
-                    f"report_escalation:report{r.id}:{r.due_on}:{email}",
+                    f"report_escalation:report{r.id}:{r.due_on}",
                     "report_escalation",
-                    email,
+                    to_office.get(profile.office_of(r.section).code, []),
                     r.application_id,
                     {**context, "step": late},
                 )
-                for email in to_office.get(profile.office_of(r.section).code, [])
             )
     now = sweep_moment(as_of)
     sent = queue_many(session, messages=reminders, now=now), queue_many(session, messages=escalations, now=now)

@@ -85,20 +85,20 @@ def test_crash_half_way_then_rerun_sends_nothing_twice(
     for _ in range(3):
         active_journey(factory)
     open_reports(session, profile=profile, as_of=date(2027, 1, 1))
-    real_row = outbox._row
+    real_rendered = outbox.rendered
     calls = {"n": 0}
 
-    def crash_on_the_fourth(message: outbox.Pending, now: object) -> dict[str, object]:
+    def crash_on_the_second(message: outbox.Pending) -> outbox.Content:
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == 2:
             raise RuntimeError("processo interrotto")
-        return real_row(message, now)  # type: ignore[arg-type]
+        return real_rendered(message)
 
-    monkeypatch.setattr(outbox, "_row", crash_on_the_fourth)
+    monkeypatch.setattr(outbox, "rendered", crash_on_the_second)
     with pytest.raises(RuntimeError):
         report_mails(session, profile=profile, as_of=date(2027, 1, 1))
     session.rollback()
-    monkeypatch.setattr(outbox, "_row", real_row)
+    monkeypatch.setattr(outbox, "rendered", real_rendered)
     assert report_mails(session, profile=profile, as_of=date(2027, 1, 1)) == (6, 0)
     assert report_mails(session, profile=profile, as_of=date(2027, 1, 1)) == (0, 0)
     keys = session.exec(select(Notification.idempotency_key).where(Notification.kind == "report_due")).all()
