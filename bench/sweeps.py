@@ -207,7 +207,10 @@ def deliver(count: int) -> tuple[int, float]:
             if line.startswith(READY_LINE):
                 break
         threading.Thread(target=server.stdout.read, daemon=True).start()  # drain its log
-        config = SmtpConfig(host="127.0.0.1", port=port, mail_from=get_settings().mail_from)
+        settings = get_settings()
+        config = SmtpConfig(
+            host="127.0.0.1", port=port, mail_from=settings.mail_from, connections=settings.smtp_connections
+        )
         as_of = datetime.combine(AS_OF, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7)
         started = time.perf_counter()
         report = asyncio.run(deliver_outbox(as_of=as_of, limit=count, config=config))
@@ -257,7 +260,8 @@ def run(args: argparse.Namespace, kind: str) -> None:
         )
         sent, delivery_seconds = deliver(args.deliver)
         print(
-            f"Consegna SMTP a aiosmtpd locale (una connessione): {sent} mail in {delivery_seconds:.2f} s "
+            f"Consegna SMTP a aiosmtpd locale ({get_settings().smtp_connections} connessioni): "
+            f"{sent} mail in {delivery_seconds:.2f} s "
             f"= {sent / delivery_seconds:.0f} mail/s"
         )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -44,6 +44,7 @@ class SmtpConfig:
     start_tls: bool = False
     ca_file: str = ""
     timeout: float = 30.0
+    connections: int = 1  # connections a delivery run sends over at once (tasks.delivery)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
@@ -56,6 +57,7 @@ class SmtpConfig:
             use_tls=settings.smtp_use_tls,
             start_tls=settings.smtp_start_tls,
             ca_file=settings.smtp_ca_file,
+            connections=settings.smtp_connections,
         )
 
 

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     smtp_start_tls: bool = False
     smtp_ca_file: str = ""  # a PEM bundle of the CA that signed the server's certificate (private CAs)
+    # SMTP connections a delivery run sends over at once, each with at most one message in flight
+    # (tasks.delivery: what a second one buys); a provider that allows only one: 1
+    smtp_connections: int = Field(default=2, ge=1, le=8)
     mail_from: str = "registro.distretti@regione.example"
 
     # the sweeps refuse an as_of still to come (flows.as_of); only the test suite sets this

@@ -265,3 +265,35 @@ def test_a_sender_that_is_not_an_address_claims_nothing(session: Session, now: d
     assert report.claimed == 0 and "REGISTRO_MAIL_FROM" in (report.smtp_error or "")
     [row] = rows(session)
     assert row.id == queued and row.status == NotificationStatus.QUEUED and row.next_attempt_at == now
+
+
+def test_two_connections_send_each_row_once_and_never_hold_two_in_flight_each(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    recipients = [f"r{i}@pec.example.it" for i in range(40)]
+    ids = queue(session, now, *recipients)
+    two = SmtpConfig(host="127.0.0.1", port=port, mail_from="registro@regione.example", timeout=5, connections=2)
+    report = asyncio.run(deliver(as_of=now, limit=500, config=two))
+    assert sorted(report.sent) == ids and report.released == [] and report.smtp_error is None
+    assert sorted(m["To"] for m in server.messages) == sorted(recipients)  # each once
+    assert all(row.status == NotificationStatus.SENT for row in rows(session))
+
+
+def test_two_connections_one_dropped_releases_its_message_and_the_other_goes_on(
+    session: Session, now: datetime, server: Recorder, port: int
+) -> None:
+    first, dropped, *others = queue(session, now, "a@x.it", "cade@x.it", *[f"r{i}@x.it" for i in range(10)])
+    two = SmtpConfig(host="127.0.0.1", port=port, mail_from="registro@regione.example", timeout=5, connections=2)
+    report = asyncio.run(deliver(as_of=now, limit=500, config=two))
+    assert sorted(report.sent) == sorted([first, *others]) and report.released == [dropped] and report.smtp_error
+    by_id = {r.id: r for r in rows(session)}
+    assert by_id[dropped].status == NotificationStatus.QUEUED and by_id[dropped].attempts == 0
+    assert by_id[dropped].next_attempt_at == now + BACKOFF_BASE
+    assert len(server.messages) == 11
+
+
+def test_the_setting_gives_the_connections_of_a_scheduled_run() -> None:
+    from registro.settings import Settings
+
+    assert SmtpConfig.from_settings(Settings(smtp_connections=3)).connections == 3
+    assert SmtpConfig.from_settings(Settings()).connections == 2
