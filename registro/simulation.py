@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -182,14 +183,17 @@ class Simulation:
         ]
         self.session.add_all(applications)
         self.session.flush()
+        members: list[dict[str, object]] = []
         for application, (district, now, seed, _) in zip(applications, files, strict=True):
-            for row_no, row in enumerate(make_roster(55, seed=seed % 400, employees_each=4), 1):
-                self.session.add(MemberEnterprise(application_id=application.id or 0, row_no=row_no, **row))  # type: ignore[arg-type]
+            rows = make_roster(55, seed=seed % 400, employees_each=4)
+            members += [{"application_id": application.id, "row_no": n, **row} for n, row in enumerate(rows, 1)]
             for kind_ in self.profile.section(district.section).required_documents:
                 content = f"{kind_} {application.id}".encode()
                 self.session.add(Document(application_id=application.id or 0, kind=kind_, filename=f"{kind_}.pdf",
                                           content_type="application/pdf", size=len(content),
                                           sha256=sha256_hex(content), uploaded_at=now))  # fmt: skip
+        # one multi-row INSERT for the rosters: 11,000 rows through the unit of work took 2-3 s of a 30 s run
+        self.session.execute(insert(MemberEnterprise), members)
         self.session.flush()
         return applications
 
