@@ -33,10 +33,11 @@ from sqlmodel import select
 from flows.stages import STAGE_FLOWS
 from models.application import StageAction
 from models.enums import Event
+from models.lifecycle import STAGE_OF_EVENT
 from registro import worker_channel
 from registro.db import refuse_writes, session_scope
 from registro.settings import FlowDispatch, get_settings
-from tasks.stage_work import STAGE_OF_EVENT, run_name
+from tasks.stage_work import run_name
 
 logger = logging.getLogger("registro.dispatch")
 

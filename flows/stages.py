@@ -30,7 +30,8 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 
-from tasks.stage_work import ActionOutcome, Stage, carry_out_async
+from models.enums import Stage
+from tasks.stage_work import ActionOutcome, carry_out_async
 
 STAGE_FLOW_RESULTS: dict[str, Any] = {
     "persist_result": False,

@@ -1,11 +1,14 @@
 """What each transition writes besides the state: clock ledger, protocol, act, registry entry.
 
-Called only from ``models.service.apply_event``, inside its transaction.
+Each event's effect is a function of a ``Move``, named on its row of ``models.lifecycle`` (``effect=``);
+``models.service.apply_event`` calls it, inside its transaction, after the clock effect of the row.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,7 +19,6 @@ from models.application import Application, Document
 from models.base import local_date
 from models.district import District, MemberEnterprise, member_totals
 from models.enums import ApplicationKind, ClockEffect, Event, ProtocolDirection, Role, State
-from models.lifecycle import Transition
 from models.people import User
 from models.procedure import ClockSuspension, CommitteeAssignment
 from models.profiles import RegionProfile
@@ -32,45 +34,99 @@ LEGAL_BASIS = {
 RENEWAL_FAILED = frozenset({State.REJECTED, State.INADMISSIBLE, State.WITHDRAWN})
 
 
-def run(
-    session: Session,
-    transition: Transition,
-    *,
-    application: Application,
-    actor: User,
-    profile: RegionProfile,
-    now: datetime,
-    payload: dict[str, Any],
-    report: AnnualReport | None,
-) -> None:
-    today = local_date(now)
-    if transition.clock is not None:
-        _clock(session, transition.clock, application=application, profile=profile, today=today, payload=payload)
-    event = transition.event
-    if event == Event.SUBMIT:
-        _protocol_submission(session, application=application, now=now)
-        if application.kind == ApplicationKind.RENEWAL:
-            _on_previous(session, application, Event.REQUEST_RENEWAL, profile=profile, now=now)
-    elif event == Event.START_REVIEW:
-        application.responsible_official_id = actor.id
-    elif event == Event.DECLARE_COMPLETE:
-        _assign_committee(session, application=application, profile=profile, member_ids=payload.get("member_ids"))
-    elif event == Event.APPROVE:
-        application.committee_outcome = "positivo"
-    elif event == Event.NOTIFY_REJECTION_INTENT:
-        application.committee_outcome = "negativo"
-    elif event == Event.SUBMIT_OBSERVATIONS:
-        application.observation_rounds += 1
-    elif event == Event.ISSUE_ACT:
-        _issue_act(session, application=application, actor=actor, profile=profile, today=today, payload=payload)
-        if application.kind == ApplicationKind.RENEWAL:
-            _on_previous(session, application, Event.CONFIRM_RENEWAL, profile=profile, now=now)
-    elif event == Event.REGISTER:
-        _registry_entry(session, application=application, act=None, valid_from=today, valid_until=None)
-    elif report is not None:
-        _report(report, event=event, now=now, payload=payload)
-    if application.kind == ApplicationKind.RENEWAL and transition.target in RENEWAL_FAILED:
-        _on_previous(session, application, Event.RENEWAL_REFUSED, profile=profile, now=now)
+@dataclass(frozen=True)
+class Move:
+    """One event being applied, as the effects see it (built by ``models.service.apply_event``)."""
+
+    session: Session
+    application: Application
+    actor: User
+    profile: RegionProfile
+    now: datetime
+    payload: dict[str, Any]
+    report: AnnualReport | None = None
+
+    @property
+    def today(self) -> date:
+        return local_date(self.now)
+
+
+Effect = Callable[[Move], None]
+
+
+# ---- the effect of each event (declared on its row of models.lifecycle) --------------------------
+
+
+def protocol_submission(move: Move) -> None:
+    """The inbound protocol entry of the file as submitted; a renewal puts its entry in renewal."""
+    _protocol_submission(move.session, application=move.application, now=move.now)
+    if move.application.kind == ApplicationKind.RENEWAL:
+        _on_previous(move, Event.REQUEST_RENEWAL)
+
+
+def take_charge(move: Move) -> None:
+    """The official who starts the review is the one responsible for the file."""
+    move.application.responsible_official_id = move.actor.id
+
+
+def assign_committee(move: Move) -> None:
+    _assign_committee(
+        move.session, application=move.application, profile=move.profile, member_ids=move.payload.get("member_ids")
+    )
+
+
+def record_positive_outcome(move: Move) -> None:
+    move.application.committee_outcome = "positivo"
+
+
+def record_negative_outcome(move: Move) -> None:
+    move.application.committee_outcome = "negativo"
+
+
+def count_observations(move: Move) -> None:
+    move.application.observation_rounds += 1
+
+
+def issue_act(move: Move) -> None:
+    """The numbered act and the registry entry; a renewal confirms the entry it renews."""
+    _issue_act(
+        move.session,
+        application=move.application,
+        actor=move.actor,
+        profile=move.profile,
+        today=move.today,
+        payload=move.payload,
+    )
+    if move.application.kind == ApplicationKind.RENEWAL:
+        _on_previous(move, Event.CONFIRM_RENEWAL)
+
+
+def register_in_census(move: Move) -> None:
+    _registry_entry(move.session, application=move.application, act=None, valid_from=move.today, valid_until=None)
+
+
+def file_report(move: Move) -> None:
+    assert move.report is not None
+    move.report.filed_at = move.now
+    move.report.content = dict(move.payload.get("content") or {})
+
+
+def review_report(move: Move) -> None:
+    assert move.report is not None
+    move.report.reviewed_at = move.now
+    move.report.remarks = str(move.payload.get("remarks") or "")
+
+
+def renewal_failed(move: Move, target: State) -> None:
+    """A renewal rejected, inadmissible or withdrawn leaves the entry it would renew active."""
+    if move.application.kind == ApplicationKind.RENEWAL and target in RENEWAL_FAILED:
+        _on_previous(move, Event.RENEWAL_REFUSED)
+
+
+def clock(move: Move, effect: ClockEffect) -> None:
+    _clock(
+        move.session, effect, application=move.application, profile=move.profile, today=move.today, payload=move.payload
+    )
 
 
 def _assign_committee(
@@ -265,25 +321,21 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _report(report: AnnualReport, *, event: Event, now: datetime, payload: dict[str, Any]) -> None:
-    if event == Event.FILE_REPORT:
-        report.filed_at = now
-        report.content = dict(payload.get("content") or {})
-    else:
-        report.reviewed_at = now
-        report.remarks = str(payload.get("remarks") or "")
-
-
-def _on_previous(
-    session: Session, application: Application, event: Event, *, profile: RegionProfile, now: datetime
-) -> None:
+def _on_previous(move: Move, event: Event) -> None:
     """A renewal moves the entry's current application too, through the same service."""
     from models.people import system_user
     from models.service import apply_event
 
+    application, session = move.application, move.session
     previous = session.get(Application, application.renewal_of_id) if application.renewal_of_id else None
     if previous is None:
         return
     apply_event(
-        session, application=previous, event=event, actor=system_user(session), profile=profile, now=now, commit=False
+        session,
+        application=previous,
+        event=event,
+        actor=system_user(session),
+        profile=move.profile,
+        now=move.now,
+        commit=False,
     )

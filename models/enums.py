@@ -77,6 +77,15 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+class Stage(StrEnum):
+    """The stage flow that carries out an application event (``flows.stages``)."""
+
+    SUBMISSION = "submission"
+    COMPLETENESS = "completeness"
+    COMMITTEE = "committee"
+    RECOGNITION = "recognition"
+
+
 class ClockEffect(StrEnum):
     """What a transition does to the procedure clock (L. 241/1990)."""
 

@@ -1,8 +1,10 @@
-"""THE table of transitions: event, source states, target, who may, guard, clock, notices.
+"""THE table of transitions: event, source states, target, who may, guard, clock, notices, the stage
+flow that carries it out and the document it issues.
 
 Everything that moves an application (or an annual report) is one row here. The service
 (`models.service.apply_event`) is the only code that applies a row; the API and the web
-pages ask this table which actions are allowed now.
+pages ask this table which actions are allowed now, the stage flows which events are theirs
+(``stage_of``), the document step what to issue (``document_of``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, State, Subject
+from models import effects
+from models.effects import Effect
+from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, Stage, State, Subject
 from models.profiles import RegionProfile
 
 
@@ -40,6 +45,16 @@ Guard = Callable[[GuardContext], str | None]
 
 
 @dataclass(frozen=True)
+class DocumentSpec:
+    """The document an event issues: rendered from ``template`` (``tasks.documents``)."""
+
+    kind: DocumentKind
+    template: str
+    title: str  # Italian, also the protocol subject
+    outbound: bool  # True: an outbound protocol entry; False: it cites the inbound one (the receipt)
+
+
+@dataclass(frozen=True)
 class Transition:
     event: Event
     sources: frozenset[State]
@@ -52,6 +67,9 @@ class Transition:
     notify: tuple[str, ...] = ()
     subject: Subject = Subject.APPLICATION
     payload_fields: tuple[str, ...] = field(default=())
+    stage: Stage | None = None  # the stage flow that carries it out; None: applied where it is requested
+    document: DocumentSpec | None = None  # the document it issues
+    effect: Effect | None = None  # what it writes besides the state and the clock (models.effects)
 
 
 # ---- guards: pure, return the reason in Italian or None --------------------------------
@@ -184,6 +202,12 @@ OPEN_STATES = frozenset(
 ENTRY_STATES = frozenset({S.ACTIVE, S.RENEWAL_REQUESTED, S.EXPIRED, S.REVOKED, S.REGISTERED, S.RENEWED})
 OFFICE = frozenset({R.OFFICIAL, R.HEAD})
 NOT_CENSUS = frozenset({K.RECOGNITION, K.RENEWAL})
+SUBMISSION, COMPLETENESS, COMMITTEE, RECOGNITION = (
+    Stage.SUBMISSION,
+    Stage.COMPLETENESS,
+    Stage.COMMITTEE,
+    Stage.RECOGNITION,
+)
 
 
 def _t(
@@ -202,8 +226,19 @@ TRANSITIONS: tuple[Transition, ...] = (
         guard=eligible,
         clock=ClockEffect.START,
         notify=("procedure_started",),
+        stage=SUBMISSION,
+        effect=effects.protocol_submission,
+        document=DocumentSpec(DocumentKind.RECEIPT, "receipt", "Ricevuta di presentazione della domanda", False),
     ),
-    _t(Event.START_REVIEW, {S.SUBMITTED}, S.COMPLETENESS_CHECK, OFFICE, "Avvia l'istruttoria"),
+    _t(
+        Event.START_REVIEW,
+        {S.SUBMITTED},
+        S.COMPLETENESS_CHECK,
+        OFFICE,
+        "Avvia l'istruttoria",
+        stage=COMPLETENESS,
+        effect=effects.take_charge,
+    ),
     _t(
         Event.REQUEST_INTEGRATION,
         {S.COMPLETENESS_CHECK},
@@ -214,6 +249,10 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.SUSPEND_INTEGRATION,
         notify=("integration_request",),
         payload_fields=("missing_items", "deadline_days"),
+        stage=COMPLETENESS,
+        document=DocumentSpec(
+            DocumentKind.INTEGRATION_REQUEST, "integration_request", "Richiesta di integrazione documentale", True
+        ),
     ),
     _t(
         Event.ANSWER_INTEGRATION,
@@ -224,6 +263,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         guard=within_integration_deadline,
         clock=ClockEffect.RESUME,
         notify=("integration_received",),
+        stage=COMPLETENESS,
     ),
     _t(
         Event.INTEGRATION_LAPSED,
@@ -234,6 +274,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         guard=integration_deadline_passed,
         clock=ClockEffect.STOP,
         notify=("decision",),
+        stage=COMPLETENESS,
     ),
     _t(
         Event.DECLARE_COMPLETE,
@@ -242,6 +283,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         OFFICE,
         "Dichiara completa e trasmetti al comitato",
         kinds=NOT_CENSUS,
+        stage=COMPLETENESS,
+        effect=effects.assign_committee,
     ),
     _t(
         Event.DECLARE_INADMISSIBLE,
@@ -252,6 +295,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=("decision",),
         payload_fields=("reason",),
+        stage=COMPLETENESS,
     ),
     _t(
         Event.REGISTER,
@@ -262,6 +306,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         kinds=frozenset({K.CENSUS}),
         clock=ClockEffect.STOP,
         notify=("decision",),
+        stage=COMPLETENESS,
+        effect=effects.register_in_census,
     ),
     _t(
         Event.REFUSE_REGISTRATION,
@@ -273,6 +319,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=("decision",),
         payload_fields=("reason",),
+        stage=COMPLETENESS,
     ),
     _t(
         Event.APPROVE,
@@ -282,6 +329,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         "Registra l'esito positivo del comitato",
         guard=committee_positive,
         clock=ClockEffect.STOP,
+        stage=COMMITTEE,
+        effect=effects.record_positive_outcome,
     ),
     _t(
         Event.APPROVE_RENEWAL,
@@ -292,6 +341,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         guard=eligible,
         kinds=frozenset({K.RENEWAL}),
         clock=ClockEffect.STOP,
+        stage=COMPLETENESS,
     ),
     _t(
         Event.NOTIFY_REJECTION_INTENT,
@@ -303,6 +353,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.SUSPEND_REJECTION_NOTICE,
         notify=("rejection_notice",),
         payload_fields=("reason",),
+        stage=COMMITTEE,
+        effect=effects.record_negative_outcome,
+        document=DocumentSpec(
+            DocumentKind.REJECTION_NOTICE,
+            "rejection_notice",
+            "Comunicazione dei motivi ostativi (preavviso di rigetto)",
+            True,
+        ),
     ),
     _t(
         Event.SUBMIT_OBSERVATIONS,
@@ -314,6 +372,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.RESUME,
         notify=("observations_received",),
         payload_fields=("observations",),
+        stage=COMMITTEE,
+        effect=effects.count_observations,
     ),
     _t(
         Event.REJECT,
@@ -325,6 +385,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=("decision",),
         payload_fields=("reason",),
+        stage=COMMITTEE,
     ),
     _t(
         Event.REJECT,
@@ -336,6 +397,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=("decision",),
         payload_fields=("reason",),
+        stage=COMMITTEE,
     ),
     _t(
         Event.ISSUE_ACT,
@@ -345,6 +407,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         "Emetti l'atto di riconoscimento",
         notify=("decision",),
         payload_fields=("publication_ref",),
+        stage=RECOGNITION,
+        effect=effects.issue_act,
+        document=DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
     ),
     _t(
         Event.WITHDRAW,
@@ -355,6 +420,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=("withdrawn",),
         payload_fields=("reason",),
+        stage=COMPLETENESS,
     ),
     # a draft was never submitted: the office never knew of it, and is not told (models.access)
     _t(
@@ -365,6 +431,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "Ritira la domanda",
         clock=ClockEffect.STOP,
         payload_fields=("reason",),
+        stage=COMPLETENESS,
     ),
     # the life of a registry entry (driven by renewal applications and the sweeps)
     _t(
@@ -404,6 +471,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "Trasmetti la relazione annuale",
         subject=Subject.REPORT,
         notify=("report_filed",),
+        effect=effects.file_report,
     ),
     _t(
         Event.ACCEPT_REPORT,
@@ -412,6 +480,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         OFFICE,
         "Accetta la relazione",
         subject=Subject.REPORT,
+        effect=effects.review_report,
     ),
     _t(
         Event.RETURN_REPORT,
@@ -422,6 +491,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         subject=Subject.REPORT,
         notify=("report_returned",),
         payload_fields=("remarks",),
+        effect=effects.review_report,
     ),
 )
 
@@ -466,6 +536,23 @@ STATE_LABELS: dict[State, str] = {
     S.REPORT_FILED: "Relazione presentata",
     S.REPORT_ACCEPTED: "Relazione accettata",
 }
+
+
+def _declared(column: str) -> dict[Event, Any]:
+    """One value per event from the rows that declare it (every row of an event must agree: tested)."""
+    return {t.event: getattr(t, column) for t in TRANSITIONS if getattr(t, column) is not None}
+
+
+STAGE_OF_EVENT: dict[Event, Stage] = _declared("stage")
+DOCUMENT_OF_EVENT: dict[Event, DocumentSpec] = _declared("document")
+
+
+def stage_of(event: Event) -> Stage | None:
+    return STAGE_OF_EVENT.get(event)
+
+
+def document_of(event: Event) -> DocumentSpec | None:
+    return DOCUMENT_OF_EVENT.get(event)
 
 
 def transitions_from(state: State, kind: ApplicationKind | None = None) -> list[Transition]:

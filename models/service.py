@@ -105,16 +105,12 @@ def apply_event(
             setattr(application, column, now)
     application.updated_at = now
     session.add(application)
-    effects.run(
-        session,
-        transition,
-        application=application,
-        actor=actor,
-        profile=profile,
-        now=now,
-        payload=payload,
-        report=report,
-    )
+    move = effects.Move(session, application, actor, profile, now, payload, report)
+    if transition.clock is not None:
+        effects.clock(move, transition.clock)
+    if transition.effect is not None:
+        transition.effect(move)
+    effects.renewal_failed(move, transition.target)
     audit = AuditEvent(
         subject=transition.subject,
         application_id=application.id,  # type: ignore[arg-type]

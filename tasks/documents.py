@@ -28,8 +28,8 @@ from sqlmodel import Session, col, select
 
 from models.application import Application, Document, ProtocolEntry
 from models.district import District, member_totals
-from models.enums import DocumentKind, Event, ProtocolDirection
-from models.lifecycle import DOCUMENT_LABELS
+from models.enums import DocumentKind, ProtocolDirection
+from models.lifecycle import DOCUMENT_LABELS, DocumentSpec
 from models.people import User
 from models.procedure import AuditEvent, Evaluation
 from models.profiles import RegionProfile
@@ -75,29 +75,6 @@ def store_file(files_dir: Path, content: bytes) -> tuple[str, Path]:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return sha, path
-
-
-@dataclass(frozen=True)
-class DocumentSpec:
-    kind: DocumentKind
-    template: str
-    title: str  # Italian, also the protocol subject
-    outbound: bool  # True: an outbound protocol entry; False: it cites the inbound one (the receipt)
-
-
-DOCUMENT_OF_EVENT: dict[Event, DocumentSpec] = {
-    Event.SUBMIT: DocumentSpec(DocumentKind.RECEIPT, "receipt", "Ricevuta di presentazione della domanda", False),
-    Event.REQUEST_INTEGRATION: DocumentSpec(
-        DocumentKind.INTEGRATION_REQUEST, "integration_request", "Richiesta di integrazione documentale", True
-    ),
-    Event.NOTIFY_REJECTION_INTENT: DocumentSpec(
-        DocumentKind.REJECTION_NOTICE,
-        "rejection_notice",
-        "Comunicazione dei motivi ostativi (preavviso di rigetto)",
-        True,
-    ),
-    Event.ISSUE_ACT: DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
-}
 
 
 def document_context(

@@ -24,7 +24,6 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import anyio
@@ -33,48 +32,20 @@ from sqlmodel import Session, col, select
 
 from models.actions import finish_action
 from models.application import Application, StageAction
-from models.enums import ActionStatus, Event, State
+from models.enums import ActionStatus, Stage, State
 from models.errors import DomainError
+from models.lifecycle import document_of, stage_of
 from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import load_profile
 from models.service import apply_event
 from registro.db import refuse_writes, session_scope
 from registro.settings import get_settings
-from tasks.documents import DOCUMENT_OF_EVENT, draft_html, lay_out, record_document, store_file
+from tasks.documents import draft_html, lay_out, record_document, store_file
 
 logger = logging.getLogger("registro.stages")
 
 INTERNAL_ERROR = "errore interno durante l'esecuzione dell'azione: segnalarlo all'assistenza (rif. {ref})"
-
-
-class Stage(StrEnum):
-    SUBMISSION = "submission"
-    COMPLETENESS = "completeness"
-    COMMITTEE = "committee"
-    RECOGNITION = "recognition"
-
-
-STAGE_EVENTS: dict[Stage, frozenset[Event]] = {
-    Stage.SUBMISSION: frozenset({Event.SUBMIT}),
-    Stage.COMPLETENESS: frozenset(
-        {
-            Event.START_REVIEW,
-            Event.REQUEST_INTEGRATION,
-            Event.ANSWER_INTEGRATION,
-            Event.DECLARE_COMPLETE,
-            Event.DECLARE_INADMISSIBLE,
-            Event.INTEGRATION_LAPSED,
-            Event.REGISTER,
-            Event.REFUSE_REGISTRATION,
-            Event.APPROVE_RENEWAL,
-            Event.WITHDRAW,
-        }
-    ),
-    Stage.COMMITTEE: frozenset({Event.APPROVE, Event.NOTIFY_REJECTION_INTENT, Event.SUBMIT_OBSERVATIONS, Event.REJECT}),
-    Stage.RECOGNITION: frozenset({Event.ISSUE_ACT}),
-}
-STAGE_OF_EVENT: dict[Event, Stage] = {event: stage for stage, events in STAGE_EVENTS.items() for event in events}
 
 
 @dataclass(frozen=True)
@@ -134,7 +105,7 @@ def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: 
     if action.document_html is not None:
         session.rollback()  # applied by an earlier run: only the document is left
         return None
-    if stage is not None and action.event not in STAGE_EVENTS[stage]:
+    if stage is not None and stage_of(action.event) != stage:
         raise DomainError(f"l'azione «{action.event}» non appartiene alla fase «{stage}»")
     application = session.get(Application, action.application_id)
     actor = session.get(User, action.actor_id)
@@ -155,7 +126,7 @@ def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: 
         commit=False,
     )
     action.flow_run_id = flow_run_id
-    if (spec := DOCUMENT_OF_EVENT.get(action.event)) is not None:
+    if (spec := document_of(action.event)) is not None:
         payload = dict(action.payload or {})
         html = draft_html(session, spec=spec, application=application, audit=audit, profile=profile, payload=payload)
         action.document_html = html
@@ -174,7 +145,8 @@ def _issue_drafted_document(action_id: int) -> ActionOutcome:
         action = session.get(StageAction, action_id)
         assert action is not None
         event, html = action.event, action.document_html
-    spec = DOCUMENT_OF_EVENT[event]
+    spec = document_of(event)
+    assert spec is not None
     if html is None:  # finished meanwhile by another run
         with session_scope() as session:
             refuse_writes(session)

@@ -11,23 +11,26 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from models.application import ProtocolEntry
-from models.enums import ActionStatus, DocumentKind, Event, ProtocolDirection, State
+from models.enums import ActionStatus, DocumentKind, Event, ProtocolDirection, Stage, State
 from models.errors import ConcurrentChange, RuleViolation
+from models.lifecycle import STAGE_OF_EVENT, TRANSITIONS, document_of, stage_of
 from models.procedure import AuditEvent, Evaluation
 from models.registry import RecognitionAct
 from registro.db import get_engine
 from registro.settings import get_settings
 from tasks import stage_work
 from tasks.documents import DocumentRenderingError
-from tasks.stage_work import STAGE_EVENTS, Stage, carry_out, is_transient, run_name
+from tasks.stage_work import carry_out, is_transient, run_name
 from tests.factories import Factory, pdf_text
 from tests.tasks.stage_driver import StageDriver
 
 
 def test_every_application_event_belongs_to_exactly_one_stage() -> None:
-    owned = [event for events in STAGE_EVENTS.values() for event in events]
-    assert len(owned) == len(set(owned))
-    assert set(owned) == {
+    for transition in TRANSITIONS:  # every row of an event declares the same stage and document
+        assert transition.stage == stage_of(transition.event)
+        assert transition.document == document_of(transition.event)
+    owned = set(STAGE_OF_EVENT)
+    assert owned == {
         Event.SUBMIT, Event.START_REVIEW, Event.REQUEST_INTEGRATION, Event.ANSWER_INTEGRATION,
         Event.INTEGRATION_LAPSED, Event.DECLARE_COMPLETE, Event.DECLARE_INADMISSIBLE, Event.REGISTER,
         Event.REFUSE_REGISTRATION, Event.APPROVE, Event.NOTIFY_REJECTION_INTENT, Event.SUBMIT_OBSERVATIONS,
