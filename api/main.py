@@ -23,18 +23,16 @@ from api.inflight import InFlightLimit, inflight_limit
 from api.input_guard import BodyGuard
 from api.pages import account, application_page, committee_pages, district_pages, office, public, reports_pages, web
 from api.routers import (
+    actions,
     applications,
     committee,
-    completeness,
     districts,
     documents,
     notifications,
-    recognition,
     registry,
     reports,
     roster,
     stats,
-    submission,
     users,
 )
 from models.clock import is_working_day
@@ -104,9 +102,8 @@ def create_app(**overrides: Any) -> FastAPI:
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
     api.include_router(auth_router)
-    for module in (users, districts, applications, roster, documents, submission, completeness, committee):
+    for module in (users, districts, applications, roster, documents, actions, committee):
         api.include_router(module.router)
-    api.include_router(recognition.router)
     api.include_router(registry.router)
     api.include_router(stats.router)
     api.include_router(notifications.router)

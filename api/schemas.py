@@ -184,37 +184,6 @@ class ActionAccepted(BaseModel):
 # ---- action payloads ----------------------------------------------------------------------
 
 
-class NoteIn(BaseModel):
-    note: MultiLine | None = Field(default=None, max_length=5000, description="Nota facoltativa per il fascicolo")
-
-
-class DeclareCompleteIn(NoteIn):
-    member_ids: list[int] | None = Field(
-        default=None,
-        max_length=30,
-        description="Membri del comitato da assegnare; se omesso, tutti i membri attivi dell'ufficio competente",
-    )
-
-
-class IntegrationRequestIn(BaseModel):
-    missing_items: list[SingleLine] = Field(min_length=1, max_length=50, description="Elementi mancanti, uno per voce")
-    deadline_days: int = Field(ge=1, le=90, description="Giorni concessi (al massimo quelli del profilo)")
-
-
-class ReasonIn(BaseModel):
-    reason: MultiLine = Field(min_length=3, max_length=5000, description="Motivazione")
-
-
-class ObservationsIn(BaseModel):
-    observations: MultiLine = Field(min_length=3, max_length=5000)
-
-
-class IssueActIn(BaseModel):
-    publication_ref: SingleLine = Field(
-        default="", max_length=200, description="Estremi di pubblicazione (es. BURP n. ...)"
-    )
-
-
 # ---- roster -------------------------------------------------------------------------------
 
 

@@ -162,7 +162,7 @@ def _clock(
         )
     ).first()
     if effect == ClockEffect.SUSPEND_INTEGRATION:
-        days = min(int(payload.get("deadline_days") or profile.integration_max_days), profile.integration_max_days)
+        days = int(payload.get("deadline_days") or profile.integration_max_days)  # within it: Transition.check
         application.integration_deadline = _deadline(today, days, profile)
         _suspend(session, application, INTEGRATION, today, application.integration_deadline)
     elif effect == ClockEffect.SUSPEND_REJECTION_NOTICE:

@@ -10,13 +10,26 @@ pages ask this table which actions are allowed now, the stage flows which events
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from pydantic import BaseModel
 
 from models import effects
 from models.effects import Effect
 from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, Stage, State, Subject
+from models.payloads import (
+    DeclareCompleteIn,
+    IntegrationRequestIn,
+    IssueActIn,
+    NoteIn,
+    ObservationsIn,
+    PayloadCheck,
+    ReasonIn,
+    committee_members_fit,
+    integration_days_within_profile,
+)
 from models.profiles import RegionProfile
 
 
@@ -66,10 +79,18 @@ class Transition:
     clock: ClockEffect | None = None
     notify: tuple[str, ...] = ()
     subject: Subject = Subject.APPLICATION
-    payload_fields: tuple[str, ...] = field(default=())
+    payload: type[BaseModel] | None = None  # the body of its request and the fields of its form
+    check: PayloadCheck | None = None  # what the payload must satisfy beyond its shape (models.payloads)
     stage: Stage | None = None  # the stage flow that carries it out; None: applied where it is requested
     document: DocumentSpec | None = None  # the document it issues
     effect: Effect | None = None  # what it writes besides the state and the clock (models.effects)
+    summary: str = ""  # the API's description of its route (default: the label)
+    done: str = ""  # what the page says once the action is accepted
+    danger: bool = False  # a closing decision: a red button
+
+    @property
+    def payload_fields(self) -> tuple[str, ...]:
+        return tuple(self.payload.model_fields) if self.payload is not None else ()
 
 
 # ---- guards: pure, return the reason in Italian or None --------------------------------
@@ -223,6 +244,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.SUBMITTED,
         {R.REPRESENTATIVE},
         "Presenta la domanda",
+        summary="Presenta la domanda (avvia il termine del procedimento)",
+        done="Domanda presentata: il termine del procedimento decorre.",
         guard=eligible,
         clock=ClockEffect.START,
         notify=("procedure_started",),
@@ -236,6 +259,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.COMPLETENESS_CHECK,
         OFFICE,
         "Avvia l'istruttoria",
+        summary="Avvia l'istruttoria (verifica di completezza)",
+        done="Istruttoria avviata.",
         stage=COMPLETENESS,
         effect=effects.take_charge,
     ),
@@ -245,10 +270,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.INTEGRATION_REQUESTED,
         OFFICE,
         "Richiedi integrazioni",
+        payload=IntegrationRequestIn,
+        check=integration_days_within_profile,
+        summary="Esito: richiesta di integrazioni (sospende il termine)",
+        done="Richiesta di integrazione inviata: il termine è sospeso.",
         guard=first_integration_request,
         clock=ClockEffect.SUSPEND_INTEGRATION,
         notify=("integration_request",),
-        payload_fields=("missing_items", "deadline_days"),
         stage=COMPLETENESS,
         document=DocumentSpec(
             DocumentKind.INTEGRATION_REQUEST, "integration_request", "Richiesta di integrazione documentale", True
@@ -260,6 +288,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.COMPLETENESS_CHECK,
         {R.REPRESENTATIVE},
         "Invia le integrazioni",
+        payload=NoteIn,
+        summary="Invia le integrazioni richieste (riprende il termine)",
+        done="Integrazioni inviate: il termine del procedimento riprende.",
         guard=within_integration_deadline,
         clock=ClockEffect.RESUME,
         notify=("integration_received",),
@@ -271,6 +302,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.INADMISSIBLE,
         {R.OFFICIAL, R.HEAD, R.SYSTEM},
         "Chiudi per mancata integrazione",
+        summary="Chiude la domanda per mancata integrazione nei termini",
+        done="Domanda chiusa per mancata integrazione.",
+        danger=True,
         guard=integration_deadline_passed,
         clock=ClockEffect.STOP,
         notify=("decision",),
@@ -282,6 +316,10 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.COMMITTEE_EVALUATION,
         OFFICE,
         "Dichiara completa e trasmetti al comitato",
+        payload=DeclareCompleteIn,
+        check=committee_members_fit,
+        summary="Esito: domanda completa, trasmessa al comitato",
+        done="Domanda dichiarata completa e trasmessa al comitato.",
         kinds=NOT_CENSUS,
         stage=COMPLETENESS,
         effect=effects.assign_committee,
@@ -292,9 +330,12 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.INADMISSIBLE,
         OFFICE,
         "Dichiara inammissibile",
+        payload=ReasonIn,
+        summary="Esito: domanda inammissibile",
+        done="Domanda dichiarata inammissibile.",
+        danger=True,
         clock=ClockEffect.STOP,
         notify=("decision",),
-        payload_fields=("reason",),
         stage=COMPLETENESS,
     ),
     _t(
@@ -303,6 +344,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.REGISTERED,
         OFFICE,
         "Iscrivi nel censimento",
+        summary="Censimento (sezione informativa): iscrivi",
+        done="Distretto iscritto nel censimento.",
         kinds=frozenset({K.CENSUS}),
         clock=ClockEffect.STOP,
         notify=("decision",),
@@ -315,10 +358,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.NOT_REGISTERED,
         OFFICE,
         "Non iscrivere",
+        payload=ReasonIn,
+        summary="Censimento (sezione informativa): non iscrivere",
+        done="Iscrizione nel censimento negata.",
+        danger=True,
         kinds=frozenset({K.CENSUS}),
         clock=ClockEffect.STOP,
         notify=("decision",),
-        payload_fields=("reason",),
         stage=COMPLETENESS,
     ),
     _t(
@@ -327,6 +373,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.RECOGNISED,
         {R.OFFICIAL, R.HEAD, R.COMMITTEE},
         "Registra l'esito positivo del comitato",
+        done="Esito positivo del comitato registrato.",
         guard=committee_positive,
         clock=ClockEffect.STOP,
         stage=COMMITTEE,
@@ -338,6 +385,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.RECOGNISED,
         OFFICE,
         "Conferma il riconoscimento (rinnovo, senza nuova valutazione del comitato)",
+        summary="Rinnovo: conferma il riconoscimento dopo la verifica (controlli ridotti)",
+        done="Rinnovo confermato.",
         guard=eligible,
         kinds=frozenset({K.RENEWAL}),
         clock=ClockEffect.STOP,
@@ -349,10 +398,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.REJECTION_NOTICE,
         OFFICE,
         "Invia il preavviso di rigetto",
+        payload=ReasonIn,
+        summary="Invia il preavviso di rigetto (10 giorni)",
+        done="Preavviso di rigetto inviato: il termine è sospeso.",
+        danger=True,
         guard=committee_negative,
         clock=ClockEffect.SUSPEND_REJECTION_NOTICE,
         notify=("rejection_notice",),
-        payload_fields=("reason",),
         stage=COMMITTEE,
         effect=effects.record_negative_outcome,
         document=DocumentSpec(
@@ -368,10 +420,12 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.COMMITTEE_EVALUATION,
         {R.REPRESENTATIVE},
         "Invia le osservazioni",
+        payload=ObservationsIn,
+        summary="Invia le osservazioni al preavviso di rigetto",
+        done="Osservazioni inviate: la domanda torna al comitato.",
         guard=within_observations_deadline,
         clock=ClockEffect.RESUME,
         notify=("observations_received",),
-        payload_fields=("observations",),
         stage=COMMITTEE,
         effect=effects.count_observations,
     ),
@@ -381,10 +435,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.REJECTED,
         {R.HEAD},
         "Rigetta la domanda",
+        payload=ReasonIn,
+        summary="Rigetta la domanda (dopo il preavviso di rigetto)",
+        done="Domanda rigettata.",
+        danger=True,
         guard=after_rejection_notice,
         clock=ClockEffect.STOP,
         notify=("decision",),
-        payload_fields=("reason",),
         stage=COMMITTEE,
     ),
     _t(
@@ -393,10 +450,13 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.REJECTED,
         {R.HEAD},
         "Rigetta la domanda",
+        payload=ReasonIn,
+        summary="Rigetta la domanda (dopo il preavviso di rigetto)",
+        done="Domanda rigettata.",
+        danger=True,
         guard=observations_period_over,
         clock=ClockEffect.STOP,
         notify=("decision",),
-        payload_fields=("reason",),
         stage=COMMITTEE,
     ),
     _t(
@@ -405,8 +465,10 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.ACTIVE,
         {R.HEAD},
         "Emetti l'atto di riconoscimento",
+        payload=IssueActIn,
+        summary="Emetti l'atto di riconoscimento (iscrizione nel registro)",
+        done="Atto di riconoscimento emesso: il distretto è iscritto nel registro.",
         notify=("decision",),
-        payload_fields=("publication_ref",),
         stage=RECOGNITION,
         effect=effects.issue_act,
         document=DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
@@ -417,9 +479,11 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.WITHDRAWN,
         {R.REPRESENTATIVE},
         "Ritira la domanda",
+        payload=ReasonIn,
+        done="Domanda ritirata.",
+        danger=True,
         clock=ClockEffect.STOP,
         notify=("withdrawn",),
-        payload_fields=("reason",),
         stage=COMPLETENESS,
     ),
     # a draft was never submitted: the office never knew of it, and is not told (models.access)
@@ -429,8 +493,10 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.WITHDRAWN,
         {R.REPRESENTATIVE},
         "Ritira la domanda",
+        payload=ReasonIn,
+        done="Domanda ritirata.",
+        danger=True,
         clock=ClockEffect.STOP,
-        payload_fields=("reason",),
         stage=COMPLETENESS,
     ),
     # the life of a registry entry (driven by renewal applications and the sweeps)
@@ -459,8 +525,11 @@ TRANSITIONS: tuple[Transition, ...] = (
         S.REVOKED,
         {R.HEAD},
         "Revoca il riconoscimento",
+        payload=ReasonIn,
+        stage=RECOGNITION,
+        done="Riconoscimento revocato.",
+        danger=True,
         notify=("revoked",),
-        payload_fields=("reason",),
     ),
     # annual report
     _t(
@@ -490,7 +559,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         "Restituisci con osservazioni",
         subject=Subject.REPORT,
         notify=("report_returned",),
-        payload_fields=("remarks",),
         effect=effects.review_report,
     ),
 )

@@ -61,6 +61,8 @@ def check_event(
         raise Forbidden(f"l'azione «{transition.label}» non è consentita al ruolo «{actor.role}»")
     if actor.role != Role.SYSTEM:
         ensure_can_see(session, actor, application, profile)
+    if transition.check is not None:
+        transition.check(session, application, payload or {}, profile)
     if transition.guard is None:
         return transition
     context = build_context(session, application=application, profile=profile, now=now, payload=payload or {})

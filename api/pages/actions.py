@@ -1,14 +1,14 @@
-"""The action forms of the application page: ONE table, event → form fields → JSON route function.
+"""The action forms of the application page, made from the lifecycle's declarations.
 
 Which actions a user sees is decided by the lifecycle table (``allowed_events`` for the user's
 role, the application's state and kind, as in the JSON read model); the button says the
-transition's own label. This table only says how to ask for each event: the fields of its JSON
-body (same names) and the route function of the JSON API that accepts it. Every rule stays there.
+transition's own label, the form asks for the fields of its payload model (``models.payloads``:
+label, hint and widget of each field) and the page posts them to the same ``accept`` as the JSON
+route. Every rule stays in the declaration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,23 +16,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
+from api.actions import accept
 from api.deps import Context, DispatchFn
 from api.pages.web import redirect, validation_messages
-from api.read import EVENT_LABELS
-from api.routers import committee, completeness, recognition, submission
-from api.schemas import (
-    ActionAccepted,
-    DeclareCompleteIn,
-    IntegrationRequestIn,
-    IssueActIn,
-    NoteIn,
-    ObservationsIn,
-    ReasonIn,
-)
+from api.routers.actions import requested_by_people
 from models.application import Application
 from models.enums import ActionStatus, Event, State
 from models.errors import DomainError, TransitionNotAllowed
-from models.lifecycle import STATE_LABELS, allowed_events
+from models.lifecycle import STATE_LABELS, TRANSITIONS, Transition, allowed_events
+from models.payloads import WIDGET
 from models.profiles import RegionProfile
 
 
@@ -47,94 +39,49 @@ class FormField:
 
 @dataclass(frozen=True)
 class ActionForm:
-    event: Event
-    route: Callable[..., ActionAccepted]  # the JSON route function, called as a plain function
-    body: type[BaseModel] | None  # its body model (None: the route takes no body)
-    fields: tuple[FormField, ...]
-    done: str  # the notice once the action is accepted
-    danger: bool = False  # a closing decision: red button
+    transition: Transition  # the event's declaration (its first row: the rows of an event agree)
+
+    @property
+    def event(self) -> Event:
+        return self.transition.event
 
     @property
     def label(self) -> str:
-        return EVENT_LABELS[self.event]
+        return self.transition.label
+
+    @property
+    def body(self) -> type[BaseModel] | None:
+        return self.transition.payload
+
+    @property
+    def done(self) -> str:
+        return self.transition.done
+
+    @property
+    def danger(self) -> bool:
+        return self.transition.danger
+
+    @property
+    def fields(self) -> tuple[FormField, ...]:
+        return form_fields(self.transition.payload)
 
 
-REASON = FormField(
-    "reason",
-    "Motivazione",
-    "textarea",
-    required=True,
-    hint="Almeno 3 caratteri. È riportata nel fascicolo e nella comunicazione al distretto.",
-)
-NOTE = FormField("note", "Nota per il fascicolo", "textarea", hint="Facoltativa.")
-MISSING_ITEMS = FormField(
-    "missing_items",
-    "Elementi mancanti",
-    "lines",
-    required=True,
-    hint="Un elemento per riga: sono elencati nella richiesta inviata al distretto.",
-)
-DEADLINE_DAYS = FormField(
-    "deadline_days",
-    "Giorni concessi per l'integrazione",
-    "number",
-    required=True,
-    hint="Il termine del procedimento resta sospeso fino alla risposta.",
-)
-MEMBER_IDS = FormField(
-    "member_ids",
-    "Membri del comitato da assegnare",
-    "members",
-    hint="Se non se ne seleziona nessuno sono assegnati tutti i membri attivi dell'ufficio.",
-)
-OBSERVATIONS = FormField(
-    "observations",
-    "Osservazioni",
-    "textarea",
-    required=True,
-    hint="Eventuali documenti vanno caricati prima, nella pagina dei documenti.",
-)
-PUBLICATION_REF = FormField(
-    "publication_ref", "Estremi di pubblicazione", "text", hint="Ad esempio: BURP n. 20 del 12/03/2026."
-)
+def form_fields(model: type[BaseModel] | None) -> tuple[FormField, ...]:
+    """The form's fields from the payload model's (``models.payloads.form_field``)."""
+    if model is None:
+        return ()
+    fields = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        fields.append(FormField(name, info.title or name, str(extra.get(WIDGET, "text")), info.is_required(),
+                                info.description or ""))  # fmt: skip
+    return tuple(fields)
 
 
-def _form(event: Event, route: Callable[..., ActionAccepted], body: type[BaseModel] | None,
-          fields: tuple[FormField, ...], done: str, danger: bool = False) -> ActionForm:  # fmt: skip
-    return ActionForm(event, route, body, fields, done, danger)
-
-
-ACTIONS: dict[Event, ActionForm] = {
-    a.event: a
-    for a in (
-        _form(Event.SUBMIT, submission.submit, None, (), "Domanda presentata: il termine del procedimento decorre."),
-        _form(Event.ANSWER_INTEGRATION, submission.answer_integration, NoteIn, (NOTE,),
-              "Integrazioni inviate: il termine del procedimento riprende."),
-        _form(Event.WITHDRAW, submission.withdraw, ReasonIn, (REASON,), "Domanda ritirata.", danger=True),
-        _form(Event.START_REVIEW, completeness.start_review, None, (), "Istruttoria avviata."),
-        _form(Event.REQUEST_INTEGRATION, completeness.request_integration, IntegrationRequestIn,
-              (MISSING_ITEMS, DEADLINE_DAYS), "Richiesta di integrazione inviata: il termine è sospeso."),
-        _form(Event.DECLARE_COMPLETE, completeness.declare_complete, DeclareCompleteIn, (MEMBER_IDS, NOTE),
-              "Domanda dichiarata completa e trasmessa al comitato."),
-        _form(Event.DECLARE_INADMISSIBLE, completeness.declare_inadmissible, ReasonIn, (REASON,),
-              "Domanda dichiarata inammissibile.", danger=True),
-        _form(Event.INTEGRATION_LAPSED, completeness.integration_lapsed, None, (),
-              "Domanda chiusa per mancata integrazione.", danger=True),
-        _form(Event.REGISTER, completeness.register, None, (), "Distretto iscritto nel censimento."),
-        _form(Event.REFUSE_REGISTRATION, completeness.refuse_registration, ReasonIn, (REASON,),
-              "Iscrizione nel censimento negata.", danger=True),
-        _form(Event.APPROVE_RENEWAL, completeness.approve_renewal, None, (), "Rinnovo confermato."),
-        _form(Event.APPROVE, committee.approve, None, (), "Esito positivo del comitato registrato."),
-        _form(Event.NOTIFY_REJECTION_INTENT, committee.notify_rejection_intent, ReasonIn, (REASON,),
-              "Preavviso di rigetto inviato: il termine è sospeso.", danger=True),
-        _form(Event.SUBMIT_OBSERVATIONS, committee.submit_observations, ObservationsIn, (OBSERVATIONS,),
-              "Osservazioni inviate: la domanda torna al comitato."),
-        _form(Event.REJECT, recognition.reject, ReasonIn, (REASON,), "Domanda rigettata.", danger=True),
-        _form(Event.ISSUE_ACT, recognition.issue_act, IssueActIn, (PUBLICATION_REF,),
-              "Atto di riconoscimento emesso: il distretto è iscritto nel registro."),
-        _form(Event.REVOKE, recognition.revoke, ReasonIn, (REASON,), "Riconoscimento revocato.", danger=True),
-    )
-}  # fmt: skip
+ACTIONS: dict[Event, ActionForm] = {}
+for _transition in TRANSITIONS:
+    if requested_by_people(_transition):
+        ACTIONS.setdefault(_transition.event, ActionForm(_transition))
 
 FIELD_LABELS: dict[str, str] = {f.name: f.label for a in ACTIONS.values() for f in a.fields}
 
@@ -192,7 +139,7 @@ def domain_message(exc: DomainError, application: Application, action: ActionFor
     """The API's Italian message; a state conflict names the state and what is allowed instead."""
     if isinstance(exc, TransitionNotAllowed):
         state = State(exc.details.get("state", application.state))
-        allowed = [EVENT_LABELS[e] for e in allowed_events(state, application.kind, ctx.user.role)]
+        allowed = [ACTIONS[e].label for e in allowed_events(state, application.kind, ctx.user.role) if e in ACTIONS]
         instead = "; ".join(f"«{label}»" for label in allowed) or "nessuna"
         return (
             f"«{action.label}» non è consentita nello stato «{STATE_LABELS[state]}». Azioni consentite ora: {instead}."
@@ -207,11 +154,7 @@ def perform(
     """Calls the JSON route with the body from the form; back to the page with the outcome."""
     back = f"/pratiche/{application.id}"
     try:
-        body = body_from_form(action, form)
-        kwargs: dict[str, Any] = {"application": application, "ctx": ctx, "dispatch": dispatch}
-        if action.body is not None:
-            kwargs["body"] = body
-        accepted = action.route(**kwargs)
+        accepted = accept(ctx, application, action.event, dispatch, body_from_form(action, form))
     except ValidationError as exc:
         return redirect(back, field_errors(exc), error=True)
     except DomainError as exc:

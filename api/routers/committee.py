@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from sqlmodel import col, select
 
-from api.actions import ERROR_RESPONSES, accept, not_in_state
-from api.deps import Ctx, CurrentApplication, Dispatcher
+from api.actions import ERROR_RESPONSES, not_in_state
+from api.deps import Ctx, CurrentApplication
 from api.errors import Conflict
 from api.schemas import (
     ActionAccepted,
@@ -16,13 +16,12 @@ from api.schemas import (
     CommitteeMemberRead,
     EvaluationIn,
     EvaluationRead,
-    ObservationsIn,
-    ReasonIn,
 )
-from models.access import competent, is_assigned, visible_evaluations
+from models.access import is_assigned, visible_evaluations
 from models.application import Application
-from models.enums import ApplicationKind, Event, Role, State
+from models.enums import ApplicationKind, Role, State
 from models.errors import ConcurrentChange, Forbidden, InvalidInput
+from models.payloads import committee_members_fit
 from models.people import User
 from models.procedure import CommitteeAssignment, Evaluation
 from models.profiles import RegionProfile
@@ -38,17 +37,6 @@ ASSIGNABLE = {
     State.REJECTION_NOTICE,
 }
 OFFICE = {Role.OFFICIAL, Role.HEAD, Role.ADMIN}
-
-
-def check_members(ctx: Ctx, application: Application, member_ids: list[int]) -> None:
-    """Every id must be an active committee member competent for the application's section."""
-    users = ctx.session.exec(select(User).where(col(User.id).in_(member_ids))).all()
-    fit = {u.id for u in users if u.role == Role.COMMITTEE and u.active and competent(u, application, ctx.profile)}
-    unfit = [i for i in member_ids if i not in fit]
-    if unfit:
-        raise InvalidInput(
-            f"non sono membri del comitato competenti per la sezione: {', '.join(map(str, unfit))}", field="member_ids"
-        )
 
 
 def _members(ctx: Ctx, application: Application) -> list[CommitteeMemberRead]:
@@ -75,7 +63,7 @@ def assign_members(body: CommitteeAssignIn, application: CurrentApplication, ctx
         raise Forbidden("l'assegnazione del comitato spetta all'ufficio competente")
     if application.kind == ApplicationKind.CENSUS or application.state not in ASSIGNABLE:
         raise not_in_state(application, ctx.user.role, "assegnare il comitato")
-    check_members(ctx, application, body.member_ids)
+    committee_members_fit(ctx.session, application, {"member_ids": body.member_ids}, ctx.profile)
     existing = set(
         ctx.session.exec(
             select(CommitteeAssignment.user_id).where(CommitteeAssignment.application_id == application.id)
@@ -161,23 +149,3 @@ def list_evaluations(application: CurrentApplication, ctx: Ctx) -> list[Evaluati
     query = select(Evaluation).where(Evaluation.application_id == application.id)
     evaluations = ctx.session.exec(query.order_by(col(Evaluation.round), col(Evaluation.id))).all()
     return visible_evaluations(ctx.user, application, evaluations, evaluation_round(application))
-
-
-@router.post("/actions/approve", **ACCEPTED, summary="Registra l'esito positivo del comitato")
-def approve(application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher) -> ActionAccepted:
-    # a committee member reaches here only on a file assigned to them (models.access)
-    return accept(ctx, application, Event.APPROVE, dispatch)
-
-
-@router.post("/actions/notify_rejection_intent", **ACCEPTED, summary="Invia il preavviso di rigetto (10 giorni)")
-def notify_rejection_intent(
-    body: ReasonIn, application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher
-) -> ActionAccepted:
-    return accept(ctx, application, Event.NOTIFY_REJECTION_INTENT, dispatch, body)
-
-
-@router.post("/actions/submit_observations", **ACCEPTED, summary="Invia le osservazioni al preavviso di rigetto")
-def submit_observations(
-    body: ObservationsIn, application: CurrentApplication, ctx: Ctx, dispatch: Dispatcher
-) -> ActionAccepted:
-    return accept(ctx, application, Event.SUBMIT_OBSERVATIONS, dispatch, body)

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from models.application import Application, ProtocolEntry
 from models.district import District
 from models.enums import ApplicationKind, DocumentKind, Event, Role, State
-from models.errors import ConcurrentChange, Forbidden, NotFound, RuleViolation
+from models.errors import ConcurrentChange, Forbidden, InvalidInput, NotFound, RuleViolation
 from models.notification import Notification
 from models.people import User
 from models.procedure import AuditEvent, ClockSuspension
@@ -65,11 +65,14 @@ def test_integration_suspends_once_and_answer_resumes(factory: Factory, session:
     j = Journey(factory)
     j.do(Event.SUBMIT)
     j.do(Event.START_REVIEW)
-    j.do(Event.REQUEST_INTEGRATION, missing_items=["patto firmato"], deadline_days=90)
+    with pytest.raises(InvalidInput, match="al massimo 30 giorni") as refused:  # the profile's limit
+        j.do(Event.REQUEST_INTEGRATION, missing_items=["patto firmato"], deadline_days=90)
+    assert refused.value.details["field"] == "deadline_days" and session.exec(select(ClockSuspension)).all() == []
+    j.do(Event.REQUEST_INTEGRATION, missing_items=["patto firmato"], deadline_days=30)
     suspension = session.exec(select(ClockSuspension)).one()
     assert suspension.reason == "integrazione documentale"
     assert j.app.integration_deadline is not None
-    assert (j.app.integration_deadline - suspension.started_on).days >= 30  # capped at 30, moved off holidays
+    assert (j.app.integration_deadline - suspension.started_on).days >= 30  # moved off holidays
     assert (j.app.integration_deadline - suspension.started_on).days <= 33
     j.do(Event.ANSWER_INTEGRATION, days_later=5)
     session.refresh(suspension)

@@ -34,7 +34,7 @@ def test_every_application_event_belongs_to_exactly_one_stage() -> None:
         Event.SUBMIT, Event.START_REVIEW, Event.REQUEST_INTEGRATION, Event.ANSWER_INTEGRATION,
         Event.INTEGRATION_LAPSED, Event.DECLARE_COMPLETE, Event.DECLARE_INADMISSIBLE, Event.REGISTER,
         Event.REFUSE_REGISTRATION, Event.APPROVE, Event.NOTIFY_REJECTION_INTENT, Event.SUBMIT_OBSERVATIONS,
-        Event.REJECT, Event.ISSUE_ACT, Event.WITHDRAW, Event.APPROVE_RENEWAL,
+        Event.REJECT, Event.ISSUE_ACT, Event.WITHDRAW, Event.APPROVE_RENEWAL, Event.REVOKE,
     }  # fmt: skip
 
 
@@ -180,6 +180,21 @@ def test_a_layout_bug_leaves_the_action_queued_with_its_event_applied(
     assert d.action(action.id).status == ActionStatus.QUEUED and d.reload().state == State.SUBMITTED
     monkeypatch.undo()
     assert carry_out(action.id, flow_run_id="run-10").status == ActionStatus.DONE  # once the bug is fixed
+
+
+def test_a_revocation_is_carried_out_by_the_recognition_stage(factory: Factory, session: Session) -> None:
+    d = StageDriver(factory)
+    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
+        d.apply(event)
+    d.score(75)
+    d.apply(Event.APPROVE)
+    d.apply(Event.ISSUE_ACT)
+    action = d.request(Event.REVOKE, reason="Requisiti non più posseduti")
+    assert carry_out(action.id, flow_run_id="x", stage=Stage.COMMITTEE).status == ActionStatus.FAILED  # not its stage
+    action = d.request(Event.REVOKE, reason="Requisiti non più posseduti")
+    outcome = carry_out(action.id, flow_run_id="x", stage=Stage.RECOGNITION)  # type: ignore[arg-type]
+    assert outcome.status == ActionStatus.DONE and d.reload().state == State.REVOKED
+    assert d.audit(Event.REVOKE).reason == "Requisiti non più posseduti"
 
 
 def test_recognition_decree_act_protocol_and_file(factory: Factory, session: Session) -> None:

@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from api.pages.actions import ACTIONS, body_from_form, field_errors, form_for, forms_allowed
-from api.routers import committee, completeness, recognition, submission
-from api.schemas import DeclareCompleteIn, IntegrationRequestIn, IssueActIn, NoteIn
+from api.routers import actions
 from models.enums import Event, Role, State, Subject
 from models.lifecycle import TRANSITIONS, allowed_events
+from models.payloads import DeclareCompleteIn, IntegrationRequestIn, IssueActIn, NoteIn
 
 
 def test_every_event_a_person_may_trigger_on_an_application_has_a_form() -> None:
@@ -35,17 +35,27 @@ def test_each_form_posts_the_fields_of_its_json_body() -> None:
             assert field.required == fields[field.name].is_required(), (action.event, field.name)
 
 
-def test_each_form_calls_the_json_route_of_its_event() -> None:
-    routers = (submission.router, completeness.router, committee.router, recognition.router)
-    routes = {r.endpoint: r.path for router in routers for r in router.routes if isinstance(r, APIRoute)}
+def test_each_event_a_form_asks_for_has_its_generated_json_route() -> None:
+    routes = {r.path: r for r in actions.router.routes if isinstance(r, APIRoute)}
     for event, action in ACTIONS.items():
-        assert routes[action.route].endswith(f"/actions/{event.value}"), event
-        parameters = inspect.signature(action.route).parameters
+        route = routes[f"/applications/{{application_id}}/actions/{event.value}"]
+        assert route.methods == {"POST"} and route.status_code == 202
+        assert route.summary == (action.transition.summary or action.label)
+        parameters = inspect.signature(route.endpoint).parameters
         assert {"application", "ctx", "dispatch"} <= set(parameters)
         if action.body is None:
             assert "body" not in parameters
         else:
             assert action.body.__name__ in str(parameters["body"].annotation)
+    assert len(routes) == len(ACTIONS)
+
+
+def test_the_rows_of_one_event_declare_the_same_request() -> None:
+    for transition in TRANSITIONS:
+        first = next(t for t in TRANSITIONS if t.event == transition.event)
+        assert (transition.payload, transition.check, transition.summary, transition.done, transition.danger) == (
+            first.payload, first.check, first.summary, first.done, first.danger
+        ), transition.event  # fmt: skip
 
 
 def test_the_button_is_the_lifecycle_label() -> None:
