@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 suite: $(STAMP)          ## the suite alone; REGISTRO_TEST_DATABASE_URL=<a server's maintenance database> to use another server
 	$(BIN)/pytest -q
