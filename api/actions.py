@@ -15,7 +15,8 @@ from models.actions import request_action
 from models.application import Application
 from models.enums import Event, Role, State
 from models.errors import ConcurrentChange, Forbidden, TransitionNotAllowed
-from models.lifecycle import STATE_LABELS, allowed_events
+from models.labels import STATE_LABELS
+from models.lifecycle import allowed_events
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Fuori dalla competenza dell'utente"},

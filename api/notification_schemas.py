@@ -7,26 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from models.enums import NotificationStatus
+from notifications.outbox import MESSAGES
+from tasks.audit_heads import KIND as AUDIT_HEADS
 
 KIND_LABELS: dict[str, str] = {
-    "procedure_started": "Avvio del procedimento",
-    "integration_request": "Richiesta di integrazione documentale",
-    "integration_received": "Integrazioni ricevute",
-    "rejection_notice": "Preavviso di rigetto",
-    "observations_received": "Osservazioni ricevute",
-    "decision": "Esito del procedimento",
-    "withdrawn": "Domanda ritirata",
-    "expired": "Riconoscimento scaduto",
-    "revoked": "Revoca del riconoscimento",
-    "report_filed": "Relazione annuale presentata",
-    "report_returned": "Relazione annuale restituita",
-    "integration_due": "Promemoria: scadenza delle integrazioni",
-    "observations_due": "Promemoria: scadenza delle osservazioni",
-    "term_lapsing": "Termine del procedimento in scadenza",
-    "report_due": "Promemoria: relazione annuale",
-    "report_escalation": "Relazione annuale non pervenuta",
-    "validity_ending": "Riconoscimento in scadenza",
-    "audit_heads": "Impronte giornaliere dell'audit (conservazione)",  # tasks/audit_heads.py
+    **{kind: message.label for kind, message in MESSAGES.items()},
+    AUDIT_HEADS: "Impronte giornaliere dell'audit (conservazione)",
 }
 
 

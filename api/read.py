@@ -24,7 +24,8 @@ from models.base import local_date
 from models.clock import ClockReading, clock_of, suspensions_by_application
 from models.district import District, MemberEnterprise
 from models.enums import Event, Role, State
-from models.lifecycle import DOCUMENT_LABELS, STATE_LABELS, TRANSITIONS, find_transition, offered_events
+from models.labels import DOCUMENT_LABELS, STATE_LABELS
+from models.lifecycle import TRANSITIONS, find_transition, offered_events
 from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import RegionProfile

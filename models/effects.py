@@ -19,6 +19,7 @@ from models.application import Application, Document
 from models.base import local_date
 from models.district import District, MemberEnterprise, member_totals
 from models.enums import ApplicationKind, ClockEffect, Event, ProtocolDirection, Role, State
+from models.labels import kind_phrase
 from models.people import User
 from models.procedure import ClockSuspension, CommitteeAssignment
 from models.profiles import RegionProfile
@@ -226,19 +227,12 @@ def _protocol_submission(session: Session, *, application: Application, now: dat
         session,
         direction=ProtocolDirection.INBOUND,
         correspondent=district.representative_org or district.name,
-        subject=f"Domanda di {_KIND_LABEL[application.kind]} – {district.name}",
+        subject=f"Domanda di {kind_phrase(application.kind)} – {district.name}",
         sha256=sha256_hex(snapshot),
         application_id=application.id,
         now=now,
     )
     application.protocol_id = entry.id
-
-
-_KIND_LABEL = {
-    ApplicationKind.RECOGNITION: "riconoscimento",
-    ApplicationKind.RENEWAL: "rinnovo del riconoscimento",
-    ApplicationKind.CENSUS: "iscrizione nel censimento",
-}
 
 
 def _issue_act(

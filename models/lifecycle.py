@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from models import effects
 from models.effects import Effect
 from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, Stage, State, Subject
+from models.labels import DOCUMENT_LABELS
 from models.payloads import (
     DeclareCompleteIn,
     IntegrationRequestIn,
@@ -188,22 +189,6 @@ def validity_ended(ctx: GuardContext) -> str | None:
         return "il periodo di validità non è ancora terminato"
     return None
 
-
-DOCUMENT_LABELS: dict[DocumentKind, str] = {
-    DocumentKind.PACT: "patto di distretto",
-    DocumentKind.DEVELOPMENT_PROGRAMME: "Programma di Sviluppo",
-    DocumentKind.REPRESENTATIVE_APPOINTMENT: "nomina del rappresentante",
-    DocumentKind.STRATEGIC_PLAN: "Piano strategico-operativo",
-    DocumentKind.ROSTER: "elenco delle imprese aderenti",
-    DocumentKind.INTEGRATION: "documentazione integrativa",
-    DocumentKind.OBSERVATIONS: "osservazioni",
-    DocumentKind.RECEIPT: "ricevuta di presentazione",
-    DocumentKind.INTEGRATION_REQUEST: "richiesta di integrazione",
-    DocumentKind.REJECTION_NOTICE: "preavviso di rigetto",
-    DocumentKind.RECOGNITION_ACT: "atto di riconoscimento",
-    DocumentKind.ANNUAL_REPORT: "relazione annuale",
-    DocumentKind.OTHER: "altro documento",
-}
 
 # ---- the table --------------------------------------------------------------------------
 
@@ -580,29 +565,6 @@ STAGE_TIMESTAMPS: dict[State, str] = {
     S.EXPIRED: "closed_at",
     S.REVOKED: "closed_at",
     S.RENEWED: "closed_at",
-}
-
-STATE_LABELS: dict[State, str] = {
-    S.DRAFT: "Bozza",
-    S.SUBMITTED: "Presentata",
-    S.COMPLETENESS_CHECK: "Verifica di completezza",
-    S.INTEGRATION_REQUESTED: "Integrazione richiesta",
-    S.COMMITTEE_EVALUATION: "Valutazione del comitato",
-    S.REJECTION_NOTICE: "Preavviso di rigetto",
-    S.RECOGNISED: "Riconoscimento deliberato",
-    S.REJECTED: "Rigettata",
-    S.INADMISSIBLE: "Inammissibile",
-    S.WITHDRAWN: "Ritirata",
-    S.ACTIVE: "Attivo nel registro",
-    S.RENEWAL_REQUESTED: "Rinnovo in corso",
-    S.RENEWED: "Rinnovato",
-    S.EXPIRED: "Scaduto",
-    S.REVOKED: "Revocato",
-    S.REGISTERED: "Censito",
-    S.NOT_REGISTERED: "Non censito",
-    S.REPORT_OPEN: "Relazione da presentare",
-    S.REPORT_FILED: "Relazione presentata",
-    S.REPORT_ACCEPTED: "Relazione accettata",
 }
 
 

@@ -20,9 +20,9 @@ from models.base import local_date
 from models.district import member_totals
 from models.enums import ApplicationKind, DocumentKind, Event, Role, State, Subject
 from models.errors import ConcurrentChange, Forbidden, RuleViolation, TransitionNotAllowed
+from models.labels import STATE_LABELS
 from models.lifecycle import (
     STAGE_TIMESTAMPS,
-    STATE_LABELS,
     GuardContext,
     Transition,
     allowed_events,

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from models.application import Application
 from models.district import District
 from models.enums import NotificationStatus, Role
-from models.lifecycle import STATE_LABELS
+from models.labels import STATE_LABELS
 from models.notification import Notification
 from models.people import User
 from models.procedure import AuditEvent
@@ -30,27 +30,44 @@ from registro.db import copy_rows
 class MessageKind:
     template: str
     to_office: bool  # True: the responsible official; False: the district
+    label: str  # what the outbox pages call it
 
 
 MESSAGES: dict[str, MessageKind] = {
-    "procedure_started": MessageKind("mail/procedure_started.txt.j2", to_office=False),
-    "integration_request": MessageKind("mail/integration_request.txt.j2", to_office=False),
-    "integration_received": MessageKind("mail/integration_received.txt.j2", to_office=True),
-    "rejection_notice": MessageKind("mail/rejection_notice.txt.j2", to_office=False),
-    "observations_received": MessageKind("mail/observations_received.txt.j2", to_office=True),
-    "decision": MessageKind("mail/decision.txt.j2", to_office=False),
-    "withdrawn": MessageKind("mail/withdrawn.txt.j2", to_office=True),
-    "expired": MessageKind("mail/expired.txt.j2", to_office=False),
-    "revoked": MessageKind("mail/revoked.txt.j2", to_office=False),
-    "report_filed": MessageKind("mail/report_filed.txt.j2", to_office=True),
-    "report_returned": MessageKind("mail/report_returned.txt.j2", to_office=False),
+    "procedure_started": MessageKind("mail/procedure_started.txt.j2", to_office=False, label="Avvio del procedimento"),
+    "integration_request": MessageKind(
+        "mail/integration_request.txt.j2", to_office=False, label="Richiesta di integrazione documentale"
+    ),
+    "integration_received": MessageKind(
+        "mail/integration_received.txt.j2", to_office=True, label="Integrazioni ricevute"
+    ),
+    "rejection_notice": MessageKind("mail/rejection_notice.txt.j2", to_office=False, label="Preavviso di rigetto"),
+    "observations_received": MessageKind(
+        "mail/observations_received.txt.j2", to_office=True, label="Osservazioni ricevute"
+    ),
+    "decision": MessageKind("mail/decision.txt.j2", to_office=False, label="Esito del procedimento"),
+    "withdrawn": MessageKind("mail/withdrawn.txt.j2", to_office=True, label="Domanda ritirata"),
+    "expired": MessageKind("mail/expired.txt.j2", to_office=False, label="Riconoscimento scaduto"),
+    "revoked": MessageKind("mail/revoked.txt.j2", to_office=False, label="Revoca del riconoscimento"),
+    "report_filed": MessageKind("mail/report_filed.txt.j2", to_office=True, label="Relazione annuale presentata"),
+    "report_returned": MessageKind(
+        "mail/report_returned.txt.j2", to_office=False, label="Relazione annuale restituita"
+    ),
     # reminders and escalations, queued by the scheduled sweeps (``tasks/reminders.py``)
-    "integration_due": MessageKind("mail/integration_due.txt.j2", to_office=False),
-    "observations_due": MessageKind("mail/observations_due.txt.j2", to_office=False),
-    "term_lapsing": MessageKind("mail/term_lapsing.txt.j2", to_office=True),
-    "report_due": MessageKind("mail/report_due.txt.j2", to_office=False),
-    "report_escalation": MessageKind("mail/report_escalation.txt.j2", to_office=True),
-    "validity_ending": MessageKind("mail/validity_ending.txt.j2", to_office=False),
+    "integration_due": MessageKind(
+        "mail/integration_due.txt.j2", to_office=False, label="Promemoria: scadenza delle integrazioni"
+    ),
+    "observations_due": MessageKind(
+        "mail/observations_due.txt.j2", to_office=False, label="Promemoria: scadenza delle osservazioni"
+    ),
+    "term_lapsing": MessageKind(
+        "mail/term_lapsing.txt.j2", to_office=True, label="Termine del procedimento in scadenza"
+    ),
+    "report_due": MessageKind("mail/report_due.txt.j2", to_office=False, label="Promemoria: relazione annuale"),
+    "report_escalation": MessageKind(
+        "mail/report_escalation.txt.j2", to_office=True, label="Relazione annuale non pervenuta"
+    ),
+    "validity_ending": MessageKind("mail/validity_ending.txt.j2", to_office=False, label="Riconoscimento in scadenza"),
 }
 CHUNK = 500
 

@@ -29,7 +29,8 @@ from sqlmodel import Session, col, select
 from models.application import Application, Document, ProtocolEntry
 from models.district import District, member_totals
 from models.enums import DocumentKind, ProtocolDirection
-from models.lifecycle import DOCUMENT_LABELS, DocumentSpec
+from models.labels import DOCUMENT_LABELS
+from models.lifecycle import DocumentSpec
 from models.people import User
 from models.procedure import AuditEvent, Evaluation
 from models.profiles import RegionProfile

@@ -27,7 +27,8 @@ from models.base import ROME
 from models.clock import clock_of, suspensions_by_application
 from models.district import District
 from models.enums import State
-from models.lifecycle import OPEN_STATES, STATE_LABELS
+from models.labels import STATE_LABELS
+from models.lifecycle import OPEN_STATES
 from models.people import User
 from models.profiles import RegionProfile, load_profile
 from models.registry import RegistryEntry

@@ -23,7 +23,8 @@ from api.routers.actions import requested_by_people
 from models.application import Application
 from models.enums import ActionStatus, Event, State
 from models.errors import DomainError, TransitionNotAllowed
-from models.lifecycle import STATE_LABELS, TRANSITIONS, Transition, allowed_events
+from models.labels import STATE_LABELS
+from models.lifecycle import TRANSITIONS, Transition, allowed_events
 from models.payloads import WIDGET
 from models.profiles import RegionProfile
 

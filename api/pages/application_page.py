@@ -27,7 +27,7 @@ from models.base import local_date
 from models.district import District, MemberEnterprise
 from models.enums import ActionStatus, ApplicationKind, Event, Role, State
 from models.errors import NotFound
-from models.lifecycle import STATE_LABELS
+from models.labels import KIND_LABELS, STATE_LABELS
 from models.people import User
 from models.registry import RecognitionAct
 from models.service import evaluation_round
@@ -44,11 +44,6 @@ MAIN_PATH: dict[ApplicationKind, tuple[State, ...]] = {
     ApplicationKind.CENSUS: (S.DRAFT, S.SUBMITTED, S.COMPLETENESS_CHECK, S.REGISTERED),
 }  # fmt: skip
 COMMITTEE_STATES = {S.COMMITTEE_EVALUATION, S.REJECTION_NOTICE}
-KIND_LABELS = {
-    ApplicationKind.RECOGNITION: "Riconoscimento",
-    ApplicationKind.RENEWAL: "Rinnovo del riconoscimento",
-    ApplicationKind.CENSUS: "Iscrizione nel censimento",
-}
 
 
 async def posted_form(request: Request) -> FormData:

@@ -26,7 +26,8 @@ from models.application import Application
 from models.district import District
 from models.enums import Event, Role, State
 from models.errors import DomainError, Forbidden, InvalidInput, NotFound
-from models.lifecycle import STATE_LABELS, find_transition
+from models.labels import STATE_LABELS
+from models.lifecycle import find_transition
 from models.people import User
 from models.procedure import Evaluation
 from models.service import evaluation_round

@@ -16,16 +16,11 @@ from api.errors import reason_of
 from api.pages.web import PageCtx, PageForbidden
 from models.application import Application
 from models.district import District
-from models.enums import ApplicationKind, DocumentKind, Role
+from models.enums import DocumentKind, Role
 from models.errors import DomainError
-from models.lifecycle import DOCUMENT_LABELS
+from models.labels import DOCUMENT_LABELS
 from models.roster import FIELD_LABELS
 
-KIND_LABELS: dict[ApplicationKind, str] = {
-    ApplicationKind.RECOGNITION: "Riconoscimento",
-    ApplicationKind.RENEWAL: "Rinnovo del riconoscimento",
-    ApplicationKind.CENSUS: "Iscrizione nel censimento (sezione informativa)",
-}
 ROW_FIELD_LABELS = {**FIELD_LABELS, "row": "riga", "header": "intestazione", "file": "file", "rows": "elenco"}
 ROW_GROUPS = {"roster_changes.joined": "Imprese entrate", "roster_changes.left": "Imprese uscite"}
 

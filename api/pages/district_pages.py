@@ -22,7 +22,6 @@ from api.calendar import deadlines
 from api.deps import Context
 from api.pages import district_reports, web
 from api.pages.district_common import (
-    KIND_LABELS,
     FormErrors,
     RepCtx,
     doc_label,
@@ -44,6 +43,7 @@ from models.base import local_date
 from models.district import District
 from models.enums import ApplicationKind, DocumentKind, Event, State
 from models.errors import DomainError
+from models.labels import KIND_LABELS
 from models.lifecycle import OPEN_STATES, GuardContext, before_expiry, eligible
 from models.procedure import AuditEvent
 from models.roster import FIELD_LABELS, FIELDS, ROSTER_COLUMNS, ROSTER_CSV_HEADER

@@ -16,7 +16,7 @@ from api.routers.stats import read_procedure_times
 from api.stats_schemas import FIGURE_LABELS, ProcedureTimesRead
 from models.access import sections_of
 from models.base import local_date
-from models.lifecycle import STATE_LABELS
+from models.labels import KIND_LABELS, STATE_LABELS
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked, Depends(require_role(*OFFICE_ROLES))])
 
@@ -53,7 +53,7 @@ def work_list(request: Request, ctx: PageCtx) -> HTMLResponse:
         total=total, page_no=page_no, pages=max(1, -(-total // worklist.PAGE_SIZE)),
         responsible=worklist.responsible_names(ctx, items), officials=worklist.officials(ctx),
         offices=worklist.visible_offices(ctx), sections=worklist.visible_sections(ctx),
-        states=worklist.APPLICATION_STATES, state_labels=STATE_LABELS, kinds=worklist.KIND_LABELS,
+        states=worklist.APPLICATION_STATES, state_labels=STATE_LABELS, kinds=KIND_LABELS,
         unassigned=worklist.UNASSIGNED, as_of=local_date(ctx.now),
     )  # fmt: skip
 

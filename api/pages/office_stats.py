@@ -21,7 +21,7 @@ from models.access import sections_of, visible_filter
 from models.application import Application
 from models.base import local_date
 from models.enums import State, Subject
-from models.lifecycle import STATE_LABELS
+from models.labels import STATE_LABELS
 from models.procedure import AuditEvent
 from models.registry import AnnualReport
 

@@ -30,8 +30,9 @@ from models.application import Application, ProtocolEntry
 from models.base import local_date
 from models.clock import ClockReading, clock_of, suspensions_by_application
 from models.district import District, MemberEnterprise
-from models.enums import ApplicationKind, Role, State
-from models.lifecycle import OPEN_STATES, STATE_LABELS
+from models.enums import Role, State
+from models.labels import STATE_LABELS
+from models.lifecycle import OPEN_STATES
 from models.people import User
 from models.profiles import RegionProfile
 from models.registry import RegistryEntry
@@ -39,11 +40,6 @@ from models.search import contains_folded
 
 PAGE_SIZE = 25
 APPLICATION_STATES = [s for s in STATE_LABELS if not s.value.startswith("report_")]  # lifecycle order
-KIND_LABELS = {
-    ApplicationKind.RECOGNITION: "Riconoscimento",
-    ApplicationKind.RENEWAL: "Rinnovo",
-    ApplicationKind.CENSUS: "Censimento",
-}
 UNASSIGNED = "nessuno"
 PROTOCOL = re.compile(r"^(\d{4})\s*/\s*(\d{1,9})$")
 

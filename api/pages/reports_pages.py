@@ -27,7 +27,8 @@ from models.application import Application
 from models.base import local_date
 from models.enums import Event, NotificationStatus, Role, State
 from models.errors import InvalidInput
-from models.lifecycle import STATE_LABELS, allowed_events
+from models.labels import STATE_LABELS
+from models.lifecycle import allowed_events
 from models.registry import AnnualReport
 from models.text import visible
 from notifications.rendering import euro, number

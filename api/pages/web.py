@@ -40,6 +40,7 @@ from api.deps import Context, NowDep, ProfileDep, SessionDep, get_profile, token
 from api.errors import REASONS
 from models.enums import Role
 from models.errors import DomainError
+from models.labels import ROLE_LABELS
 from models.people import ApiToken, User
 from notifications.rendering import render
 from registro.settings import get_settings, is_production
@@ -245,14 +246,6 @@ def _decode_notice(value: str | None) -> Notice | None:
 
 # ---- rendering ---------------------------------------------------------------------------
 
-ROLE_LABELS = {
-    Role.REPRESENTATIVE: "rappresentante del distretto",
-    Role.OFFICIAL: "funzionario",
-    Role.COMMITTEE: "comitato tecnico",
-    Role.HEAD: "dirigente",
-    Role.ADMIN: "amministratore",
-    Role.SYSTEM: "sistema",
-}
 OFFICE_LINKS = [
     ("/ufficio", "Cruscotto"),
     ("/ufficio/pratiche", "Pratiche"),

@@ -21,7 +21,7 @@ from api.uploads import DOCUMENT_TYPES, SPREADSHEET_DOCUMENT_TYPES, FileType, re
 from models.application import Document
 from models.enums import DocumentKind, State
 from models.errors import InvalidInput, NotFound
-from models.lifecycle import DOCUMENT_LABELS
+from models.labels import DOCUMENT_LABELS
 from registro.settings import get_settings
 
 router = APIRouter(prefix="/applications/{application_id}/documents", tags=["Documenti"])

@@ -26,7 +26,7 @@ from models.base import local_date
 from models.district import District, MemberEnterprise
 from models.enums import DocumentKind, Event, Role, State
 from models.errors import Forbidden, InvalidInput, NotFound
-from models.lifecycle import STATE_LABELS
+from models.labels import STATE_LABELS
 from models.registry import AnnualReport, RegistryEntry
 from models.reminders import report_year_window
 from models.roster import validate_rows
