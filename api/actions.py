@@ -14,9 +14,9 @@ from api.schemas import ActionAccepted, ActionRead, ApplicationStatus
 from models.actions import request_action
 from models.application import Application
 from models.enums import Event, Role, State
-from models.errors import ConcurrentChange, Forbidden, TransitionNotAllowed
+from models.errors import ConcurrentChange, Forbidden
 from models.labels import STATE_LABELS
-from models.lifecycle import allowed_events
+from models.lifecycle import not_in_state
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Fuori dalla competenza dell'utente"},
@@ -58,16 +58,6 @@ def accept(
             pending_action_id=application.pending_action_id,
         ),
         action=ActionRead.model_validate(action),
-    )
-
-
-def not_in_state(application: Application, role: Role, what: str) -> TransitionNotAllowed:
-    allowed = allowed_events(application.state, application.kind, role)
-    return TransitionNotAllowed(
-        f"{what} non consentito nello stato «{STATE_LABELS[application.state]}»; "
-        f"azioni consentite: {', '.join(allowed) or 'nessuna'}",
-        state=application.state,
-        allowed=allowed,
     )
 
 

@@ -28,11 +28,6 @@ class Unauthorized(DomainError):
     code = "non_autenticato"
 
 
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflitto"
-
-
 class PayloadTooLarge(DomainError):
     status_code = 413
     code = "file_troppo_grande"

@@ -35,6 +35,13 @@ class ConcurrentChange(DomainError):
     code = "modifica_concorrente"
 
 
+class Conflict(DomainError):
+    """The request collides with what is on file (a second open application, a score already given...)."""
+
+    status_code = 409
+    code = "conflitto"
+
+
 class RuleViolation(DomainError):
     """A guard of the lifecycle refused the move (thresholds, terms, quorum...)."""
 

@@ -17,9 +17,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from models import effects
+from models.application import Application
 from models.effects import Effect
 from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, Stage, State, Subject
-from models.labels import DOCUMENT_LABELS
+from models.errors import TransitionNotAllowed
+from models.labels import DOCUMENT_LABELS, STATE_LABELS
 from models.payloads import (
     DeclareCompleteIn,
     IntegrationRequestIn,
@@ -621,3 +623,14 @@ def offered_events(state: State, kind: ApplicationKind, role: Role, deadlines: G
         if guard is None or guard not in DEADLINE_GUARDS or guard(deadlines) is None:
             offered.append(event)
     return offered
+
+
+def not_in_state(application: Application, role: Role, what: str) -> TransitionNotAllowed:
+    """The 409 for something (``what``) the file's state does not allow, naming the actions it does."""
+    allowed = allowed_events(application.state, application.kind, role)
+    return TransitionNotAllowed(
+        f"{what} non consentito nello stato «{STATE_LABELS[application.state]}»; "
+        f"azioni consentite: {', '.join(allowed) or 'nessuna'}",
+        state=application.state,
+        allowed=allowed,
+    )

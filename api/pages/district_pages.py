@@ -32,13 +32,14 @@ from api.pages.district_common import (
 )
 from api.pages.web import CsrfChecked
 from api.read import application_read, application_reads, document_reads
-from api.routers.applications import check_new_application, create_application, update_application
+from api.routers.applications import create_application, update_application
 from api.routers.documents import OUTBOUND, UPLOAD_STATES, upload_document
 from api.routers.registry import registry_entries
 from api.routers.reports import list_reports
 from api.routers.roster import ROSTER_STATES, read_roster, upload_roster
 from api.schemas import ApplicationCreateIn, ApplicationRead
 from models.application import Application, ApplicationUpdate
+from models.applications import check_new_application
 from models.base import local_date
 from models.district import District
 from models.enums import ApplicationKind, DocumentKind, Event, State
@@ -120,7 +121,9 @@ def _home(ctx: Context, district: District) -> dict[str, Any]:
 def check_new(ctx: Context, district: District, kind: ApplicationKind, renewal_of_id: int | None = None) -> str | None:
     """Why the API would refuse a new application of this kind now (None: it would accept it)."""
     try:
-        check_new_application(ctx, ApplicationCreateIn(kind=kind, renewal_of_id=renewal_of_id), district)
+        check_new_application(
+            ctx.session, district=district, kind=kind, renewal_of_id=renewal_of_id, profile=ctx.profile
+        )
     except DomainError as exc:
         return exc.message
     return None

@@ -7,89 +7,31 @@ from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import col, select
 
 from api.action_status import MAX_WAIT_SECONDS, await_outcome, visible_action
 from api.actions import claim_edit, ensure_editable
 from api.calendar import deadlines, to_ics
 from api.deps import Ctx, CurrentApplication
-from api.errors import Conflict
 from api.read import application_detail, application_read, list_applications
 from api.schemas import ActionRead, ApplicationCreateIn, ApplicationDetail, ApplicationRead, Page
-from models.application import Application, ApplicationUpdate, StageAction
+from models.application import ApplicationUpdate, StageAction
+from models.applications import open_draft
 from models.base import local_date
-from models.district import District
-from models.enums import ApplicationKind, Role, State
-from models.errors import Forbidden, InvalidInput, NotFound
-from models.lifecycle import OPEN_STATES
-from models.registry import RegistryEntry
+from models.enums import State
+from models.errors import InvalidInput
 
 router = APIRouter(tags=["Domande"])
 
 
-def check_new_application(ctx: Ctx, body: ApplicationCreateIn, district: District) -> None:
-    census = ctx.profile.section(district.section).census
-    if census != (body.kind == ApplicationKind.CENSUS):
-        reason = (
-            "la sezione prevede solo l'iscrizione nel censimento"
-            if census
-            else "il censimento vale solo per la sezione informativa"
-        )
-        raise InvalidInput(reason, field="kind")
-    open_app = ctx.session.exec(
-        select(Application.id).where(Application.district_id == district.id, col(Application.state).in_(OPEN_STATES))
-    ).first()
-    if open_app is not None:
-        raise Conflict(f"il distretto ha già una domanda in corso (n. {open_app})", application_id=open_app)
-    active = ctx.session.exec(
-        select(Application.id).where(Application.district_id == district.id, Application.state == State.ACTIVE)
-    ).first()
-    if body.kind == ApplicationKind.RENEWAL and active is None:
-        _no_renewal_after_expiry(ctx, district)
-    if body.kind == ApplicationKind.RENEWAL and (active is None or body.renewal_of_id != active):
-        raise InvalidInput(
-            "il rinnovo va riferito alla domanda attiva del distretto"
-            + (f" (n. {active})" if active else ": non ce n'è"),
-            field="renewal_of_id",
-        )
-    if body.kind == ApplicationKind.RECOGNITION and active is not None:
-        raise Conflict("il distretto è già riconosciuto: presentare una domanda di rinnovo", application_id=active)
-    if body.kind != ApplicationKind.RENEWAL and body.renewal_of_id is not None:
-        raise InvalidInput("si indica solo per le domande di rinnovo", field="renewal_of_id")
-
-
-def _no_renewal_after_expiry(ctx: Ctx, district: District) -> None:
-    entry = ctx.session.exec(
-        select(RegistryEntry)
-        .join(Application, col(Application.id) == col(RegistryEntry.application_id))
-        .where(RegistryEntry.district_id == district.id, Application.state == State.EXPIRED)
-    ).first()
-    if entry is not None and entry.valid_until is not None:
-        raise Conflict(
-            f"il riconoscimento è scaduto il {entry.valid_until:%d/%m/%Y}: il rinnovo non è più possibile, "
-            "occorre presentare una nuova domanda di riconoscimento",
-            state=State.EXPIRED,
-        )
-
-
 @router.post("/applications", status_code=201, response_model=ApplicationRead, summary="Crea una bozza di domanda")
 def create_application(body: ApplicationCreateIn, ctx: Ctx) -> ApplicationRead:
-    district_id = body.district_id or ctx.user.district_id
-    if ctx.user.role != Role.REPRESENTATIVE or district_id is None or district_id != ctx.user.district_id:
-        raise Forbidden("solo il rappresentante del distretto può presentare domande per esso")
-    district = ctx.session.get(District, district_id)
-    if district is None:
-        raise NotFound(f"distretto {district_id} non trovato")
-    check_new_application(ctx, body, district)
-    application = Application(
-        **body.model_dump(include={"kind", "renewal_of_id", "programme_summary", "specificity"}),
-        district_id=district_id,
-        section=district.section,
-        created_at=ctx.now,
-        updated_at=ctx.now,
+    application = open_draft(
+        ctx.session,
+        actor=ctx.user,
+        **body.model_dump(include={"district_id", "kind", "renewal_of_id", "programme_summary", "specificity"}),
+        profile=ctx.profile,
+        now=ctx.now,
     )
-    ctx.session.add(application)
-    ctx.session.commit()
     return application_read(ctx.session, application, user=ctx.user, profile=ctx.profile, now=ctx.now)
 
 

@@ -7,9 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from sqlmodel import col, select
 
-from api.actions import ERROR_RESPONSES, not_in_state
+from api.actions import ERROR_RESPONSES
 from api.deps import Ctx, CurrentApplication
-from api.errors import Conflict
 from api.schemas import (
     ActionAccepted,
     CommitteeAssignIn,
@@ -17,26 +16,17 @@ from api.schemas import (
     EvaluationIn,
     EvaluationRead,
 )
-from models.access import is_assigned, visible_evaluations
+from models import committee
+from models.access import visible_evaluations
 from models.application import Application
-from models.enums import ApplicationKind, Role, State
-from models.errors import ConcurrentChange, Forbidden, InvalidInput
-from models.payloads import committee_members_fit
+from models.enums import Role
+from models.errors import Forbidden
 from models.people import User
 from models.procedure import CommitteeAssignment, Evaluation
-from models.profiles import RegionProfile
 from models.service import evaluation_round
 
 router = APIRouter(prefix="/applications/{application_id}", tags=["Comitato"], responses=ERROR_RESPONSES)
 ACCEPTED: dict[str, Any] = {"status_code": 202, "response_model": ActionAccepted}
-ASSIGNABLE = {
-    State.SUBMITTED,
-    State.COMPLETENESS_CHECK,
-    State.INTEGRATION_REQUESTED,
-    State.COMMITTEE_EVALUATION,
-    State.REJECTION_NOTICE,
-}
-OFFICE = {Role.OFFICIAL, Role.HEAD, Role.ADMIN}
 
 
 def _members(ctx: Ctx, application: Application) -> list[CommitteeMemberRead]:
@@ -59,20 +49,9 @@ def _members(ctx: Ctx, application: Application) -> list[CommitteeMemberRead]:
 
 @router.post("/committee", response_model=list[CommitteeMemberRead], summary="Assegna i membri del comitato")
 def assign_members(body: CommitteeAssignIn, application: CurrentApplication, ctx: Ctx) -> list[CommitteeMemberRead]:
-    if ctx.user.role not in OFFICE:
-        raise Forbidden("l'assegnazione del comitato spetta all'ufficio competente")
-    if application.kind == ApplicationKind.CENSUS or application.state not in ASSIGNABLE:
-        raise not_in_state(application, ctx.user.role, "assegnare il comitato")
-    committee_members_fit(ctx.session, application, {"member_ids": body.member_ids}, ctx.profile)
-    existing = set(
-        ctx.session.exec(
-            select(CommitteeAssignment.user_id).where(CommitteeAssignment.application_id == application.id)
-        ).all()
+    committee.assign_members(
+        ctx.session, actor=ctx.user, application=application, member_ids=body.member_ids, profile=ctx.profile
     )
-    for user_id in dict.fromkeys(body.member_ids):
-        if user_id not in existing:
-            ctx.session.add(CommitteeAssignment(application_id=application.id, user_id=user_id))  # type: ignore[arg-type]
-    ctx.session.commit()
     return _members(ctx, application)
 
 
@@ -83,57 +62,17 @@ def list_members(application: CurrentApplication, ctx: Ctx) -> list[CommitteeMem
     return _members(ctx, application)
 
 
-def _total(scores: dict[str, int], profile: RegionProfile) -> float:
-    criteria = {c.code: c for c in profile.committee.criteria}
-    problems = [f"{code}: criterio sconosciuto" for code in scores if code not in criteria]
-    problems += [f"{code}: punteggio mancante" for code in criteria if code not in scores]
-    problems += [
-        f"{code}: da 0 a {criteria[code].max_score}"
-        for code, value in scores.items()
-        if code in criteria and not 0 <= value <= criteria[code].max_score
-    ]
-    if problems:
-        raise InvalidInput("punteggi non validi: " + "; ".join(problems), field="scores", problems=problems)
-    top = sum(c.max_score for c in criteria.values())
-    return round(100 * sum(scores.values()) / top, 2)
-
-
 @router.post("/evaluations", status_code=201, response_model=EvaluationRead, summary="Registra i punteggi di un membro")
 def score(body: EvaluationIn, application: CurrentApplication, ctx: Ctx) -> Evaluation:
-    # the file as it is now, its row share-locked until the commit: an action claiming it meanwhile
-    # waits, then its own checks see this score (a member's second score breaks the unique index: 409)
-    ctx.session.refresh(application, with_for_update={"read": True})
-    round_ = check_scoring(ctx, application)
-    total = _total(body.scores, ctx.profile)
-    evaluation = Evaluation(
-        application_id=application.id,  # type: ignore[arg-type]
-        member_id=ctx.user.id,  # type: ignore[arg-type]
-        round=round_,
-        scores=dict(body.scores),
-        total=total,
+    return committee.record_scores(
+        ctx.session,
+        actor=ctx.user,
+        application=application,
+        scores=body.scores,
         remarks=body.remarks,
-        created_at=ctx.now,
+        profile=ctx.profile,
+        now=ctx.now,
     )
-    ctx.session.add(evaluation)
-    ctx.session.commit()
-    return evaluation
-
-
-def check_scoring(ctx: Ctx, application: Application) -> int:
-    """The member may score the file now, once per evaluation round: the round's number."""
-    if ctx.user.role != Role.COMMITTEE or not is_assigned(ctx.session, ctx.user, application.id):
-        raise Forbidden("solo i membri del comitato assegnati alla domanda possono attribuire punteggi")
-    if application.state != State.COMMITTEE_EVALUATION:
-        raise not_in_state(application, ctx.user.role, "attribuire punteggi")
-    if application.pending_action_id is not None:
-        raise ConcurrentChange("è in corso un'azione su questa pratica: attendere il suo completamento")
-    round_ = evaluation_round(application)
-    done = select(Evaluation.id).where(
-        Evaluation.application_id == application.id, Evaluation.member_id == ctx.user.id, Evaluation.round == round_
-    )
-    if ctx.session.exec(done).first() is not None:
-        raise Conflict(f"punteggi già registrati per la valutazione n. {round_}", round=round_)
-    return round_
 
 
 @router.get(

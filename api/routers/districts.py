@@ -8,13 +8,12 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from api.deps import Ctx
-from api.errors import Conflict
 from api.schemas import DistrictCreate
 from models.access import sections_of, visible_filter
 from models.application import Application
 from models.district import District, DistrictRead
 from models.enums import Role
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.people import User
 from models.search import same_folded
 

@@ -17,7 +17,6 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
 from api.deps import Context, Ctx, CurrentApplication
-from api.errors import Conflict
 from api.notification_schemas import NotificationDetail, NotificationRead, kind_label
 from api.schemas import Page
 from models.access import private_condition, sections_of
@@ -25,7 +24,7 @@ from models.application import Application
 from models.base import ROME
 from models.district import District
 from models.enums import NotificationStatus, Role
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.notification import Notification
 from models.search import contains_folded
 from notifications.outbox import MESSAGES

@@ -15,7 +15,6 @@ from sqlalchemy import and_, not_
 from sqlmodel import col, func, select
 
 from api.deps import Ctx
-from api.errors import Conflict
 from api.report_schemas import RemarksIn, ReportFile, ReportIn, ReportRead
 from api.routers.documents import stored_document, stored_path
 from api.schemas import Page
@@ -25,7 +24,7 @@ from models.application import Application, Document
 from models.base import local_date
 from models.district import District, MemberEnterprise
 from models.enums import DocumentKind, Event, Role, State
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.errors import Conflict, Forbidden, InvalidInput, NotFound
 from models.labels import STATE_LABELS
 from models.registry import AnnualReport, RegistryEntry
 from models.reminders import report_year_window

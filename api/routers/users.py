@@ -7,10 +7,9 @@ from sqlmodel import col, select
 
 from api.auth import PasswordTurn
 from api.deps import AdminUser, NowDep, ProfileDep, SessionDep
-from api.errors import Conflict
 from models.district import District
 from models.enums import Role
-from models.errors import InvalidInput
+from models.errors import Conflict, InvalidInput
 from models.people import User, UserCreate, UserRead
 from models.profiles import RegionProfile
 from registro.password_policy import password_problem
