@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
 from models.application import Application
@@ -52,36 +53,20 @@ def deadlines(session: Session, *, application: Application, profile: RegionProf
 
 
 def to_ics(items: list[Deadline], *, application_id: int, stamp: datetime, host: str = "registro-distretti") -> bytes:
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Registro Distretti//Scadenze//IT", "CALSCALE:GREGORIAN",
-             "METHOD:PUBLISH", "X-WR-CALNAME:Scadenze della domanda n. " + str(application_id)]  # fmt: skip
+    """The calendar (the ``icalendar`` library escapes the text and folds the long lines)."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Registro Distretti//Scadenze//IT")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"Scadenze della domanda n. {application_id}")
     for item in items:
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:app{application_id}-{item.code}-{item.day:%Y%m%d}@{host}",
-            f"DTSTAMP:{stamp:%Y%m%dT%H%M%SZ}",
-            f"DTSTART;VALUE=DATE:{item.day:%Y%m%d}",
-            f"DTEND;VALUE=DATE:{item.day + timedelta(days=1):%Y%m%d}",
-            f"SUMMARY:{_text(item.summary)}",
-            f"DESCRIPTION:{_text(item.description)}",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "".join(_fold(line) + "\r\n" for line in lines).encode("utf-8")
-
-
-def _text(value: str) -> str:
-    """RFC 5545 TEXT escaping."""
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
-def _fold(line: str, limit: int = 75) -> str:
-    """Lines longer than 75 octets are folded (CRLF + space), never inside a UTF-8 character."""
-    out, current = [], ""
-    for char in line:
-        if len((current + char).encode("utf-8")) > limit:
-            out.append(current)
-            current = " " + char
-        else:
-            current += char
-    out.append(current)
-    return "\r\n".join(out)
+        event = Event()
+        event.add("uid", f"app{application_id}-{item.code}-{item.day:%Y%m%d}@{host}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", item.day)
+        event.add("dtend", item.day + timedelta(days=1))
+        event.add("summary", item.summary)
+        event.add("description", item.description)
+        calendar.add_component(event)
+    return calendar.to_ical()

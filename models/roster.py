@@ -271,7 +271,7 @@ def _check_employees(value: object) -> int:
     if number < 0:
         raise _Bad(f"numero di addetti {_show(value)} non valido (non può essere negativo)")
     if number > MAX_EMPLOYEES:
-        raise _Bad(f"numero di addetti {_show(value)} non plausibile (massimo {MAX_EMPLOYEES:,})")
+        raise _Bad(f"numero di addetti {_show(value)} non plausibile (massimo {thousands(MAX_EMPLOYEES)})")
     return number
 
 
@@ -302,7 +302,7 @@ def _file_error(field: str, value: str, message: str) -> RosterParseResult:
 
 def _too_many(count: int) -> RosterParseResult:
     return _file_error(
-        "file", str(count), f"Il file contiene troppe righe ({count}): il massimo è {MAX_ROWS:,} imprese."
+        "file", str(count), f"Il file contiene troppe righe ({count}): il massimo è {thousands(MAX_ROWS)} imprese."
     )
 
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from xml.parsers import expat
 
+from models import italian
+
 MB = 1024 * 1024
 READ_SIZE = 64 * 1024
 META_BYTES = 4 * MB  # the workbook and its relationships
@@ -293,7 +295,7 @@ def _long_text(limits: Limits) -> str:
 
 def thousands(number: int) -> str:
     """An integer as Italian writes it: 11.000."""
-    return f"{number:,}".replace(",", ".")
+    return italian.number(number)
 
 
 def _column(reference: str) -> int:

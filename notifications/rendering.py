@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from models.base import ROME
+from models import italian
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -18,26 +18,17 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 def _it_date(value: date | datetime | None) -> str:
     if value is None:
         return "—"
-    if isinstance(value, datetime):
-        return value.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
-    return value.strftime("%d/%m/%Y")
-
-
-def _italian(text: str) -> str:
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+    return italian.moment(value) if isinstance(value, datetime) else italian.day(value)
 
 
 def euro(value: object) -> str:
     """1234.5 → «1.234,50» (Italian separators); «—» when not given."""
-    return _italian(f"{value:,.2f}") if isinstance(value, int | float) else "—"
+    return italian.euro(value) if isinstance(value, int | float) else "—"
 
 
 def number(value: object) -> str:
     """38.5 → «38,5», 40.0 → «40», 1234567 → «1.234.567» (two decimals at most); «—» when not given."""
-    if not isinstance(value, int | float):
-        return "—"
-    text = f"{value:,.2f}"
-    return _italian(text.rstrip("0").rstrip(".") if "." in text else text)
+    return italian.number(value) if isinstance(value, int | float) else "—"
 
 
 def exact_number(value: float | int) -> str:
@@ -52,8 +43,8 @@ def file_size(size: int) -> str:
     if size < 1024:
         return f"{size} byte"
     if size < 1024 * 1024:
-        return f"{size / 1024:.1f} kB".replace(".", ",")
-    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
+        return f"{italian.fixed(size / 1024, decimals=1)} kB"
+    return f"{italian.fixed(size / 1024 / 1024, decimals=1)} MB"
 
 
 @lru_cache

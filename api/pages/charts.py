@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from models import italian
+
 WIDTH = 720
 LABEL_WIDTH = 230  # the category names on the left
 VALUE_WIDTH = 90  # the figure written after the bar
@@ -42,9 +44,7 @@ class Series:
 
 def number(value: float) -> str:
     """Italian style: 1.234 and 12,5."""
-    if float(value).is_integer():
-        return f"{int(value):,}".replace(",", ".")
-    return f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return italian.number(value, decimals=1)
 
 
 def _short(label: str) -> str:

@@ -21,6 +21,7 @@ from api.pages.web import CsrfChecked, PageCtx, page, redirect, require_role, va
 from api.read import allowed_actions
 from api.routers import committee
 from api.schemas import EvaluationIn
+from models import italian
 from models.access import is_assigned, visible_filter
 from models.application import Application
 from models.district import District
@@ -60,7 +61,7 @@ class Row:
 
 def decimal(value: float | None) -> str:
     """66.666 → «66,67» (Italian decimal comma); «—» when there is no figure."""
-    return "—" if value is None else f"{value:.2f}".replace(".", ",")
+    return "—" if value is None else italian.fixed(value)
 
 
 # ---- reading ---------------------------------------------------------------------------------
