@@ -18,13 +18,6 @@ from models.errors import ConcurrentChange, Forbidden
 from models.labels import STATE_LABELS
 from models.lifecycle import not_in_state
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Fuori dalla competenza dell'utente"},
-    404: {"description": "Pratica non trovata"},
-    409: {"description": "Azione non consentita nello stato attuale (indica lo stato e le azioni consentite)"},
-    422: {"description": "Dati non validi o requisito non soddisfatto (indica il campo e il motivo)"},
-}
-
 
 def accept(
     ctx: Context,

@@ -14,13 +14,53 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from models.errors import DomainError
 
 log = logging.getLogger("registro.api")
+
+
+class FieldError(BaseModel):
+    """One wrong field: of the request (``location``, ``reason``) or of a roster row (``row_no``, ``message``)."""
+
+    model_config = ConfigDict(extra="allow")
+    field: str = Field(description="Il campo (es. rows.3.name, tax_code)")
+    location: str | None = Field(default=None, description="Dove: body, query, path, header")
+    reason: str | None = Field(default=None, description="Il motivo, in italiano")
+    row_no: int | None = Field(default=None, description="Per l'elenco delle imprese: la riga del file")
+    message: str | None = Field(default=None, description="Per l'elenco delle imprese: il motivo, in italiano")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the Italian reason, a stable code, and what else the error says."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str = Field(description="Il motivo, in italiano")
+    code: str = Field(description="Codice stabile dell'errore (es. dati_non_validi, azione_non_consentita)")
+    errors: list[FieldError] | None = Field(default=None, description="Per i dati non validi: ogni campo e il motivo")
+
+
+def _answer(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# the answers any operation of the JSON API may give besides its own (documented once, on its router)
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _answer("Corpo della richiesta non leggibile (non è il formato dichiarato)"),
+    401: _answer("Accesso non effettuato o sessione scaduta"),
+    403: _answer("Fuori dalla competenza dell'utente"),
+    404: _answer("Oggetto non trovato (o non visibile all'utente)"),
+    409: _answer("In conflitto con lo stato attuale (indica lo stato e le azioni consentite)"),
+    413: _answer("Richiesta troppo grande"),
+    422: _answer("Dati non validi o requisito non soddisfatto (indica il campo e il motivo)"),
+    429: _answer("Troppe richieste: riprovare più tardi (Retry-After)"),
+    503: _answer("Servizio momentaneamente non disponibile: riprovare tra poco"),
+}
 
 
 class Unauthorized(DomainError):
@@ -146,7 +186,18 @@ async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, detail, "dati_non_validi", errors=errors)
 
 
-async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path (Starlette's 405 names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     default, code = HTTP_MESSAGES.get(exc.status_code, ("errore nella richiesta", "errore"))
     phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else ""
@@ -155,6 +206,8 @@ async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
     response = error_response(exc.status_code, detail, code)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
     return response
 
 

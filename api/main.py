@@ -100,7 +100,7 @@ def create_app(**overrides: Any) -> FastAPI:
     app.state.login_throttle = LoginThrottle()
     app.state.finished_actions = FinishedActions()  # wakes the requests awaiting an action
     errors.install(app)
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=errors.API_ERRORS)
     api.include_router(auth_router)
     for module in (users, districts, applications, roster, documents, actions, committee):
         api.include_router(module.router)

@@ -377,7 +377,10 @@ def _as_page_for_browsers(json_handler: Callable[[Request, Exception], Awaitable
         message = body.get("detail", "errore nella richiesta")
         reasons = [f"{e['field']}: {e['reason']}" for e in body.get("errors", [])]
         title = ERROR_TITLES.get(response.status_code, "Errore")
-        return page(request, "error.html.j2", response.status_code, title=title, message=message, errors=reasons)
+        shown = page(request, "error.html.j2", response.status_code, title=title, message=message, errors=reasons)
+        if "allow" in response.headers:  # a 405 names the methods the address answers
+            shown.headers["Allow"] = response.headers["allow"]
+        return shown
 
     return handler
 

@@ -12,16 +12,14 @@ from collections.abc import Callable
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.actions import ERROR_RESPONSES, accept
+from api.actions import accept
 from api.deps import Ctx, CurrentApplication, Dispatcher
 from api.schemas import ActionAccepted
 from models.enums import Role, Subject
 from models.lifecycle import TRANSITIONS, Transition
 from models.payloads import body_is_optional
 
-router = APIRouter(
-    prefix="/applications/{application_id}/actions", tags=["Azioni sulla domanda"], responses=ERROR_RESPONSES
-)
+router = APIRouter(prefix="/applications/{application_id}/actions", tags=["Azioni sulla domanda"])
 
 
 def requested_by_people(transition: Transition) -> bool:

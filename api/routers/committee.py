@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlmodel import col, select
 
-from api.actions import ERROR_RESPONSES
 from api.deps import Ctx, CurrentApplication
 from api.schemas import (
     ActionAccepted,
@@ -25,7 +24,7 @@ from models.people import User
 from models.procedure import CommitteeAssignment, Evaluation
 from models.service import evaluation_round
 
-router = APIRouter(prefix="/applications/{application_id}", tags=["Comitato"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/applications/{application_id}", tags=["Comitato"])
 ACCEPTED: dict[str, Any] = {"status_code": 202, "response_model": ActionAccepted}
 
 

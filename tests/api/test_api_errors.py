@@ -40,6 +40,15 @@ def test_framework_errors_are_italian_json(client: TestClient) -> None:
     assert missing.status_code == 404 and missing.json() == {"detail": "risorsa non trovata", "code": "non_trovato"}
     method = client.delete("/api/v1/registry")
     assert method.status_code == 405 and method.json()["code"] == "metodo_non_consentito"
+    assert method.headers["allow"] == "GET"
+
+
+def test_a_405_names_every_method_of_the_address() -> None:
+    """Starlette's own 405 names only the first route's methods (GET and PATCH share this address)."""
+    client = TestClient(_app_with_failing_routes())
+    answer = client.options("/api/v1/applications/1")
+    assert answer.status_code == 405 and answer.headers["allow"] == "GET, PATCH"
+    assert client.request("PUT", "/api/v1/applications/1/actions/submit").headers["allow"] == "POST"
 
 
 def test_database_and_unexpected_errors_never_leak_a_trace() -> None:
