@@ -23,12 +23,15 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
@@ -42,7 +45,7 @@ from models.enums import Role
 from models.errors import DomainError
 from models.labels import ROLE_LABELS
 from models.people import ApiToken, User
-from notifications.rendering import render
+from notifications.rendering import environment
 from registro.settings import get_settings, is_production
 
 SESSION_COOKIE = "registro_sessione"
@@ -268,6 +271,20 @@ def role_label(user: User) -> str:
     return ROLE_LABELS.get(user.role, str(user.role)) + office
 
 
+PAGE_TEMPLATES = Path(__file__).parent / "templates"  # beside the pages' code and their static files
+
+
+@lru_cache
+def pages_environment() -> Environment:
+    """The one Jinja2 environment (``notifications.rendering``: autoescape, filters) seeing the pages'
+    templates too, as ``pages/...``."""
+    shared = environment()
+    assert shared.loader is not None
+    return shared.overlay(
+        loader=ChoiceLoader([PrefixLoader({"pages": FileSystemLoader(PAGE_TEMPLATES)}), shared.loader])
+    )
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Renders pages/<template> with the user, the CSRF token, the navigation and any notice."""
     notice = _decode_notice(request.cookies.get(NOTICE_COOKIE))
@@ -275,9 +292,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("notice", notice)
     context.setdefault("errors", [])
-    html = render(
-        f"pages/{template}", csrf_token=csrf_token(request), request_path=request.url.path,
-        nav_links=nav_links, role_label=role_label, **context,
+    html = pages_environment().get_template(f"pages/{template}").render(
+        csrf_token=csrf_token(request), request_path=request.url.path, nav_links=nav_links, role_label=role_label,
+        **context,
     )  # fmt: skip
     response = HTMLResponse(html, status_code=status_code)
     new_csrf = getattr(request.state, "new_csrf", None)
