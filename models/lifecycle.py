@@ -10,7 +10,7 @@ pages ask this table which actions are allowed now, the stage flows which events
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -224,6 +224,36 @@ def _t(
     return Transition(event, frozenset(sources), target, frozenset(roles), label, **kw)  # type: ignore[arg-type]
 
 
+# events with two rows: the second is the first with other sources (and guard or notices)
+REJECT = _t(
+    Event.REJECT,
+    {S.COMMITTEE_EVALUATION},
+    S.REJECTED,
+    {R.HEAD},
+    "Rigetta la domanda",
+    payload=ReasonIn,
+    summary="Rigetta la domanda (dopo il preavviso di rigetto)",
+    done="Domanda rigettata.",
+    danger=True,
+    guard=after_rejection_notice,
+    clock=ClockEffect.STOP,
+    notify=("decision",),
+    stage=COMMITTEE,
+)
+WITHDRAW = _t(
+    Event.WITHDRAW,
+    set(OPEN_STATES - {S.DRAFT}),
+    S.WITHDRAWN,
+    {R.REPRESENTATIVE},
+    "Ritira la domanda",
+    payload=ReasonIn,
+    done="Domanda ritirata.",
+    danger=True,
+    clock=ClockEffect.STOP,
+    notify=("withdrawn",),
+    stage=COMPLETENESS,
+)
+
 TRANSITIONS: tuple[Transition, ...] = (
     _t(
         Event.SUBMIT,
@@ -416,36 +446,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         stage=COMMITTEE,
         effect=effects.count_observations,
     ),
-    _t(
-        Event.REJECT,
-        {S.COMMITTEE_EVALUATION},
-        S.REJECTED,
-        {R.HEAD},
-        "Rigetta la domanda",
-        payload=ReasonIn,
-        summary="Rigetta la domanda (dopo il preavviso di rigetto)",
-        done="Domanda rigettata.",
-        danger=True,
-        guard=after_rejection_notice,
-        clock=ClockEffect.STOP,
-        notify=("decision",),
-        stage=COMMITTEE,
-    ),
-    _t(
-        Event.REJECT,
-        {S.REJECTION_NOTICE},
-        S.REJECTED,
-        {R.HEAD},
-        "Rigetta la domanda",
-        payload=ReasonIn,
-        summary="Rigetta la domanda (dopo il preavviso di rigetto)",
-        done="Domanda rigettata.",
-        danger=True,
-        guard=observations_period_over,
-        clock=ClockEffect.STOP,
-        notify=("decision",),
-        stage=COMMITTEE,
-    ),
+    REJECT,
+    # after the observations period, without a new evaluation
+    replace(REJECT, sources=frozenset({S.REJECTION_NOTICE}), guard=observations_period_over),
     _t(
         Event.ISSUE_ACT,
         {S.RECOGNISED},
@@ -460,32 +463,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         effect=effects.issue_act,
         document=DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
     ),
-    _t(
-        Event.WITHDRAW,
-        set(OPEN_STATES - {S.DRAFT}),
-        S.WITHDRAWN,
-        {R.REPRESENTATIVE},
-        "Ritira la domanda",
-        payload=ReasonIn,
-        done="Domanda ritirata.",
-        danger=True,
-        clock=ClockEffect.STOP,
-        notify=("withdrawn",),
-        stage=COMPLETENESS,
-    ),
+    WITHDRAW,
     # a draft was never submitted: the office never knew of it, and is not told (models.access)
-    _t(
-        Event.WITHDRAW,
-        {S.DRAFT},
-        S.WITHDRAWN,
-        {R.REPRESENTATIVE},
-        "Ritira la domanda",
-        payload=ReasonIn,
-        done="Domanda ritirata.",
-        danger=True,
-        clock=ClockEffect.STOP,
-        stage=COMPLETENESS,
-    ),
+    replace(WITHDRAW, sources=frozenset({S.DRAFT}), notify=()),
     # the life of a registry entry (driven by renewal applications and the sweeps)
     _t(
         Event.REQUEST_RENEWAL,
