@@ -66,7 +66,8 @@ async def committee_flow(action_id: int) -> ActionOutcome:
 
 @flow(name="recognition", **STAGE_FLOW_RESULTS)
 async def recognition_flow(action_id: int) -> ActionOutcome:
-    """Riconoscimento: act numbered, decree rendered, stored and protocolled, registry entry written."""
+    """Riconoscimento: act numbered, decree rendered, stored and protocolled, registry entry written;
+    revocation of an entry."""
     return await carry_out_async(action_id, flow_run_id=current_flow_run_id(), stage=Stage.RECOGNITION)
 
 
