@@ -3,7 +3,9 @@ the dashboard, the work list with its filters, and the statistics as inline SVG 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -45,8 +47,8 @@ def dashboard(request: Request, ctx: PageCtx) -> HTMLResponse:
 
 
 @router.get("/ufficio/pratiche", response_class=HTMLResponse)
-def work_list(request: Request, ctx: PageCtx) -> HTMLResponse:
-    work, page_no, errors = worklist.parse(request.query_params, ctx.profile)
+def work_list(request: Request, ctx: PageCtx, query: Annotated[worklist.WorkListQuery, Query()]) -> HTMLResponse:
+    work, page_no, errors = worklist.parse(query, ctx.profile)
     items, total = ([], 0) if errors else worklist.work_list(ctx, work, page_no)
     return page(
         request, "office/worklist.html.j2", 422 if errors else 200, errors=errors, work=work, items=items,

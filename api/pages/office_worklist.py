@@ -13,12 +13,13 @@ ending soon" is what the renewal reminders use (active, within the longest ``ren
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
@@ -39,6 +40,7 @@ from models.registry import RegistryEntry
 from models.search import contains_folded
 
 PAGE_SIZE = 25
+MAX_PARAM = 500  # characters of one parameter of the work list (the search itself: 100, said on the page)
 APPLICATION_STATES = [s for s in STATE_LABELS if not s.value.startswith("report_")]  # lifecycle order
 UNASSIGNED = "nessuno"
 PROTOCOL = re.compile(r"^(\d{4})\s*/\s*(\d{1,9})$")
@@ -88,8 +90,27 @@ def validity_warning_days(profile: RegionProfile) -> int:
 # ---- parsing the page's parameters ---------------------------------------------------------
 
 
-def parse(params: Mapping[str, str], profile: RegionProfile) -> tuple[WorkFilter, int, list[str]]:
+class WorkListQuery(BaseModel):
+    """The work list's parameters as they come (FastAPI query model): each is checked by ``parse``,
+    which names every bad value in Italian on the page itself; only a value past any sane length is
+    refused before it (422)."""
+
+    model_config = ConfigDict(extra="ignore")
+    stato: str = Field(default="", max_length=MAX_PARAM)
+    sezione: str = Field(default="", max_length=MAX_PARAM)
+    ufficio: str = Field(default="", max_length=MAX_PARAM)
+    responsabile: str = Field(default="", max_length=MAX_PARAM)
+    scaduti: str = Field(default="", max_length=MAX_PARAM)
+    termine: str = Field(default="", max_length=MAX_PARAM)
+    integrazione: str = Field(default="", max_length=MAX_PARAM)
+    validita: str = Field(default="", max_length=MAX_PARAM)
+    q: str = Field(default="", max_length=MAX_PARAM)
+    pagina: str = Field(default="", max_length=MAX_PARAM)
+
+
+def parse(query: WorkListQuery, profile: RegionProfile) -> tuple[WorkFilter, int, list[str]]:
     """The filter, the page number and the Italian reasons of any bad value (each one named)."""
+    params = query.model_dump()
     errors: list[str] = []
 
     def bad(what: str, value: str, reason: str) -> None:

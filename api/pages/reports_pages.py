@@ -11,8 +11,9 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Integer, and_, case
 from sqlalchemy import select as select_columns
 from sqlmodel import col, func, select
@@ -228,11 +229,28 @@ def give_back(report_id: int, ctx: PageCtx, remarks: Annotated[str, Form(max_len
 # ---- the outbox ------------------------------------------------------------------------------------
 
 
+class OutboxQuery(BaseModel):
+    """The outbox page's filters as they come (FastAPI query model); ``outbox`` names every bad value."""
+
+    model_config = ConfigDict(extra="ignore")
+    stato: str = Field(default="", max_length=100)
+    tipo: str = Field(default="", max_length=100)
+    destinatario: str = Field(default="", max_length=300)
+    dal: str = Field(default="", max_length=100)
+    al: str = Field(default="", max_length=100)
+    pagina: str = Field(default="", max_length=100)
+
+
 @router.get("/ufficio/comunicazioni", response_class=HTMLResponse, dependencies=[OFFICE])
-def outbox(
-    request: Request, ctx: PageCtx, stato: str = "", tipo: str = "", destinatario: str = "", dal: str = "",
-    al: str = "", pagina: str = "",
-) -> HTMLResponse:  # fmt: skip
+def outbox(request: Request, ctx: PageCtx, query: Annotated[OutboxQuery, Query()]) -> HTMLResponse:
+    stato, tipo, destinatario, dal, al, pagina = (
+        query.stato,
+        query.tipo,
+        query.destinatario,
+        query.dal,
+        query.al,
+        query.pagina,
+    )
     errors: list[str] = []
     status = next((s for s in NotificationStatus if s.value == stato), None)
     if stato and status is None:
