@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import NowDep, ProfileDep, SessionDep
 from api.pages import web
@@ -24,11 +25,21 @@ def page(request: Request, session: Any, now: Any, template: str, status_code: i
     return web.page(request, template, status_code, **ctx)
 
 
+class RegistryQuery(BaseModel):
+    """The public registry's filters as they come (FastAPI query model); ``registry_page`` names every
+    bad value on the page itself."""
+
+    model_config = ConfigDict(extra="ignore")
+    sezione: str = Field(default="", max_length=100)
+    stato: str = Field(default="", max_length=100)
+    pagina: str = Field(default="", max_length=100)
+
+
 @router.get("/registro", response_class=HTMLResponse)
 def registry_page(
-    request: Request, session: SessionDep, now: NowDep, profile: ProfileDep, sezione: str = "", stato: str = "",
-    pagina: str = "",
-) -> HTMLResponse:  # fmt: skip
+    request: Request, session: SessionDep, now: NowDep, profile: ProfileDep, query: Annotated[RegistryQuery, Query()]
+) -> HTMLResponse:
+    sezione, stato, pagina = query.sezione, query.stato, query.pagina
     errors = []
     section = int(sezione) if sezione.isdigit() and profile.has_section(int(sezione)) else None
     if sezione and section is None:

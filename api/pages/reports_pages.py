@@ -137,11 +137,20 @@ def _board(ctx: Context, year: int) -> list[dict[str, Any]]:
     return board
 
 
+class ReportsQuery(BaseModel):
+    """The reports board's filters as they come (FastAPI query model); ``reports_board`` names every bad value."""
+
+    model_config = ConfigDict(extra="ignore")
+    anno: str = Field(default="", max_length=100)
+    stato: str = Field(default="", max_length=100)
+    sezione: str = Field(default="", max_length=100)
+    scaduti: str = Field(default="", max_length=100)
+    pagina: str = Field(default="", max_length=100)
+
+
 @router.get("/ufficio/relazioni", response_class=HTMLResponse, dependencies=[OFFICE])
-def reports_board(
-    request: Request, ctx: PageCtx, anno: str = "", stato: str = "", sezione: str = "", scaduti: str = "",
-    pagina: str = "",
-) -> HTMLResponse:  # fmt: skip
+def reports_board(request: Request, ctx: PageCtx, query: Annotated[ReportsQuery, Query()]) -> HTMLResponse:
+    anno, stato, sezione, scaduti, pagina = query.anno, query.stato, query.sezione, query.scaduti, query.pagina
     errors: list[str] = []
     years = _years(ctx)
     year = _number(anno, "anno", errors, 1900, 9999)
