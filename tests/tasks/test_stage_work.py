@@ -178,12 +178,18 @@ def test_a_layout_bug_leaves_the_action_queued_with_its_event_applied(
     assert carry_out(action.id, flow_run_id="run-10").status == ActionStatus.DONE  # once the bug is fixed
 
 
-def test_a_revocation_is_carried_out_by_the_recognition_stage(factory: Factory, session: Session) -> None:
+def approved(factory: Factory) -> StageDriver:
+    """A file carried through the stages up to the committee's positive outcome."""
     d = StageDriver(factory)
     for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
         d.apply(event)
     d.score(75)
     d.apply(Event.APPROVE)
+    return d
+
+
+def test_a_revocation_is_carried_out_by_the_recognition_stage(factory: Factory, session: Session) -> None:
+    d = approved(factory)
     d.apply(Event.ISSUE_ACT)
     action = d.request(Event.REVOKE, reason="Requisiti non più posseduti")
     assert carry_out(action.id, flow_run_id="x", stage=Stage.COMMITTEE).status == ActionStatus.FAILED  # not its stage
@@ -194,11 +200,7 @@ def test_a_revocation_is_carried_out_by_the_recognition_stage(factory: Factory, 
 
 
 def test_recognition_decree_act_protocol_and_file(factory: Factory, session: Session) -> None:
-    d = StageDriver(factory)
-    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
-        d.apply(event)
-    d.score(75)
-    d.apply(Event.APPROVE)
+    d = approved(factory)
     outcome = d.apply(Event.ISSUE_ACT, publication_ref="BURP n. 12 del 2026")
     assert outcome.status == ActionStatus.DONE and outcome.state == State.ACTIVE
     act = session.exec(select(RecognitionAct).where(RecognitionAct.application_id == d.app.id)).one()
