@@ -7,11 +7,11 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from models.enums import NotificationStatus
-from notifications.outbox import MESSAGES
+from models.notices import NOTICES
 from tasks.audit_heads import KIND as AUDIT_HEADS
 
 KIND_LABELS: dict[str, str] = {
-    **{kind: message.label for kind, message in MESSAGES.items()},
+    **{kind: message.label for kind, message in NOTICES.items()},
     AUDIT_HEADS: "Impronte giornaliere dell'audit (conservazione)",
 }
 

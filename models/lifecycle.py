@@ -16,12 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from models import effects
+from models import effects, notices
 from models.application import Application
 from models.effects import Effect
 from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, Role, Stage, State, Subject
 from models.errors import TransitionNotAllowed
 from models.labels import DOCUMENT_LABELS, STATE_LABELS
+from models.notices import Notice
 from models.payloads import (
     DeclareCompleteIn,
     IntegrationRequestIn,
@@ -80,7 +81,7 @@ class Transition:
     guard: Guard | None = None
     kinds: frozenset[ApplicationKind] | None = None  # None: every kind
     clock: ClockEffect | None = None
-    notify: tuple[str, ...] = ()
+    notify: tuple[Notice, ...] = ()  # the notices it sends (models.notices)
     subject: Subject = Subject.APPLICATION
     payload: type[BaseModel] | None = None  # the body of its request and the fields of its form
     check: PayloadCheck | None = None  # what the payload must satisfy beyond its shape (models.payloads)
@@ -237,7 +238,7 @@ REJECT = _t(
     danger=True,
     guard=after_rejection_notice,
     clock=ClockEffect.STOP,
-    notify=("decision",),
+    notify=(notices.DECISION,),
     stage=COMMITTEE,
 )
 WITHDRAW = _t(
@@ -250,7 +251,7 @@ WITHDRAW = _t(
     done="Domanda ritirata.",
     danger=True,
     clock=ClockEffect.STOP,
-    notify=("withdrawn",),
+    notify=(notices.WITHDRAWN,),
     stage=COMPLETENESS,
 )
 
@@ -265,7 +266,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         done="Domanda presentata: il termine del procedimento decorre.",
         guard=eligible,
         clock=ClockEffect.START,
-        notify=("procedure_started",),
+        notify=(notices.PROCEDURE_STARTED,),
         stage=SUBMISSION,
         effect=effects.protocol_submission,
         document=DocumentSpec(DocumentKind.RECEIPT, "receipt", "Ricevuta di presentazione della domanda", False),
@@ -293,7 +294,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         done="Richiesta di integrazione inviata: il termine è sospeso.",
         guard=first_integration_request,
         clock=ClockEffect.SUSPEND_INTEGRATION,
-        notify=("integration_request",),
+        notify=(notices.INTEGRATION_REQUEST,),
         stage=COMPLETENESS,
         document=DocumentSpec(
             DocumentKind.INTEGRATION_REQUEST, "integration_request", "Richiesta di integrazione documentale", True
@@ -310,7 +311,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         done="Integrazioni inviate: il termine del procedimento riprende.",
         guard=within_integration_deadline,
         clock=ClockEffect.RESUME,
-        notify=("integration_received",),
+        notify=(notices.INTEGRATION_RECEIVED,),
         stage=COMPLETENESS,
     ),
     _t(
@@ -324,7 +325,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         danger=True,
         guard=integration_deadline_passed,
         clock=ClockEffect.STOP,
-        notify=("decision",),
+        notify=(notices.DECISION,),
         stage=COMPLETENESS,
     ),
     _t(
@@ -352,7 +353,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         done="Domanda dichiarata inammissibile.",
         danger=True,
         clock=ClockEffect.STOP,
-        notify=("decision",),
+        notify=(notices.DECISION,),
         stage=COMPLETENESS,
     ),
     _t(
@@ -365,7 +366,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         done="Distretto iscritto nel censimento.",
         kinds=frozenset({K.CENSUS}),
         clock=ClockEffect.STOP,
-        notify=("decision",),
+        notify=(notices.DECISION,),
         stage=COMPLETENESS,
         effect=effects.register_in_census,
     ),
@@ -381,7 +382,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         danger=True,
         kinds=frozenset({K.CENSUS}),
         clock=ClockEffect.STOP,
-        notify=("decision",),
+        notify=(notices.DECISION,),
         stage=COMPLETENESS,
     ),
     _t(
@@ -421,7 +422,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         danger=True,
         guard=committee_negative,
         clock=ClockEffect.SUSPEND_REJECTION_NOTICE,
-        notify=("rejection_notice",),
+        notify=(notices.REJECTION_NOTICE,),
         stage=COMMITTEE,
         effect=effects.record_negative_outcome,
         document=DocumentSpec(
@@ -442,7 +443,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         done="Osservazioni inviate: la domanda torna al comitato.",
         guard=within_observations_deadline,
         clock=ClockEffect.RESUME,
-        notify=("observations_received",),
+        notify=(notices.OBSERVATIONS_RECEIVED,),
         stage=COMMITTEE,
         effect=effects.count_observations,
     ),
@@ -458,7 +459,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         payload=IssueActIn,
         summary="Emetti l'atto di riconoscimento (iscrizione nel registro)",
         done="Atto di riconoscimento emesso: il distretto è iscritto nel registro.",
-        notify=("decision",),
+        notify=(notices.DECISION,),
         stage=RECOGNITION,
         effect=effects.issue_act,
         document=DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
@@ -484,7 +485,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {R.SYSTEM},
         "Scadenza del riconoscimento",
         guard=validity_ended,
-        notify=("expired",),
+        notify=(notices.EXPIRED,),
     ),
     _t(
         Event.REVOKE,
@@ -496,7 +497,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         stage=RECOGNITION,
         done="Riconoscimento revocato.",
         danger=True,
-        notify=("revoked",),
+        notify=(notices.REVOKED,),
     ),
     # annual report
     _t(
@@ -506,7 +507,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {R.REPRESENTATIVE},
         "Trasmetti la relazione annuale",
         subject=Subject.REPORT,
-        notify=("report_filed",),
+        notify=(notices.REPORT_FILED,),
         effect=effects.file_report,
     ),
     _t(
@@ -525,7 +526,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         OFFICE,
         "Restituisci con osservazioni",
         subject=Subject.REPORT,
-        notify=("report_returned",),
+        notify=(notices.REPORT_RETURNED,),
         effect=effects.review_report,
     ),
 )

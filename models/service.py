@@ -134,7 +134,13 @@ def apply_event(
     session.add(audit)
     session.flush()
     queue_notifications(
-        session, application=application, kinds=transition.notify, audit=audit, profile=profile, now=now, report=report
+        session,
+        application=application,
+        notices=transition.notify,
+        audit=audit,
+        profile=profile,
+        now=now,
+        report=report,
     )
     if commit:
         session.commit()

@@ -17,6 +17,7 @@ from models.application import Application
 from models.district import District
 from models.enums import NotificationStatus, Role
 from models.labels import STATE_LABELS
+from models.notices import NOTICES, Notice
 from models.notification import Notification
 from models.people import User
 from models.procedure import AuditEvent
@@ -25,50 +26,6 @@ from models.registry import AnnualReport
 from notifications.rendering import render, render_blocks
 from registro.db import copy_rows
 
-
-@dataclass(frozen=True)
-class MessageKind:
-    template: str
-    to_office: bool  # True: the responsible official; False: the district
-    label: str  # what the outbox pages call it
-
-
-MESSAGES: dict[str, MessageKind] = {
-    "procedure_started": MessageKind("mail/procedure_started.txt.j2", to_office=False, label="Avvio del procedimento"),
-    "integration_request": MessageKind(
-        "mail/integration_request.txt.j2", to_office=False, label="Richiesta di integrazione documentale"
-    ),
-    "integration_received": MessageKind(
-        "mail/integration_received.txt.j2", to_office=True, label="Integrazioni ricevute"
-    ),
-    "rejection_notice": MessageKind("mail/rejection_notice.txt.j2", to_office=False, label="Preavviso di rigetto"),
-    "observations_received": MessageKind(
-        "mail/observations_received.txt.j2", to_office=True, label="Osservazioni ricevute"
-    ),
-    "decision": MessageKind("mail/decision.txt.j2", to_office=False, label="Esito del procedimento"),
-    "withdrawn": MessageKind("mail/withdrawn.txt.j2", to_office=True, label="Domanda ritirata"),
-    "expired": MessageKind("mail/expired.txt.j2", to_office=False, label="Riconoscimento scaduto"),
-    "revoked": MessageKind("mail/revoked.txt.j2", to_office=False, label="Revoca del riconoscimento"),
-    "report_filed": MessageKind("mail/report_filed.txt.j2", to_office=True, label="Relazione annuale presentata"),
-    "report_returned": MessageKind(
-        "mail/report_returned.txt.j2", to_office=False, label="Relazione annuale restituita"
-    ),
-    # reminders and escalations, queued by the scheduled sweeps (``tasks/reminders.py``)
-    "integration_due": MessageKind(
-        "mail/integration_due.txt.j2", to_office=False, label="Promemoria: scadenza delle integrazioni"
-    ),
-    "observations_due": MessageKind(
-        "mail/observations_due.txt.j2", to_office=False, label="Promemoria: scadenza delle osservazioni"
-    ),
-    "term_lapsing": MessageKind(
-        "mail/term_lapsing.txt.j2", to_office=True, label="Termine del procedimento in scadenza"
-    ),
-    "report_due": MessageKind("mail/report_due.txt.j2", to_office=False, label="Promemoria: relazione annuale"),
-    "report_escalation": MessageKind(
-        "mail/report_escalation.txt.j2", to_office=True, label="Relazione annuale non pervenuta"
-    ),
-    "validity_ending": MessageKind("mail/validity_ending.txt.j2", to_office=False, label="Riconoscimento in scadenza"),
-}
 CHUNK = 500
 
 
@@ -95,14 +52,15 @@ def queue_notifications(
     session: Session,
     *,
     application: Application,
-    kinds: tuple[str, ...],
+    notices: tuple[Notice, ...],
     audit: AuditEvent,
     profile: RegionProfile,
     now: datetime,
     report: AnnualReport | None = None,
 ) -> list[Notification]:
+    """The notices of an applied event, one outbox row per recipient, in the event's transaction."""
     queued: list[Notification] = []
-    if not kinds:
+    if not notices:
         return queued
     district = session.get(District, application.district_id)
     context = {
@@ -114,12 +72,11 @@ def queue_notifications(
         "state_label": STATE_LABELS[audit.to_state],
         "office": profile.office_of(application.section),
     }
-    for kind in kinds:
-        to_office = MESSAGES[kind].to_office
+    for notice in notices:
         message = Pending(
-            f"{kind}:app{application.id}:audit{audit.id}",
-            kind,
-            tuple(recipients(session, application=application, to_office=to_office, profile=profile)),
+            f"{notice.kind}:app{application.id}:audit{audit.id}",
+            notice.kind,
+            tuple(recipients(session, application=application, to_office=notice.to_office, profile=profile)),
             application.id,
             context,
         )
@@ -187,7 +144,7 @@ def queue_many(session: Session, *, messages: Sequence[Pending], now: datetime) 
 
 
 def rendered(message: Pending) -> Content:
-    subject, body = render_blocks(MESSAGES[message.kind].template, ("subject", "body"), **message.context)
+    subject, body = render_blocks(NOTICES[message.kind].template, ("subject", "body"), **message.context)
     # one line: a name stored before the input rule (models.text) with a line break would make the
     # message unsendable (the sender refuses such a subject): the break becomes a space here
     subject = " ".join(subject.split())[:300]

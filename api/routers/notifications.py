@@ -25,16 +25,16 @@ from models.base import ROME
 from models.district import District
 from models.enums import NotificationStatus, Role
 from models.errors import Conflict, Forbidden, InvalidInput, NotFound
+from models.notices import NOTICES
 from models.notification import Notification
 from models.search import contains_folded
-from notifications.outbox import MESSAGES
 
 log = logging.getLogger("registro.api")
 router = APIRouter(tags=["Comunicazioni"])
 
 READERS = frozenset({Role.ADMIN, Role.OFFICIAL, Role.HEAD, Role.REPRESENTATIVE})
 RETRIERS = frozenset({Role.ADMIN, Role.OFFICIAL, Role.HEAD})
-DISTRICT_KINDS = sorted(kind for kind, message in MESSAGES.items() if not message.to_office)
+DISTRICT_KINDS = sorted(kind for kind, message in NOTICES.items() if not message.to_office)
 LIST_COLUMNS = (
     col(Notification.id),
     col(Notification.application_id),
