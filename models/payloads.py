@@ -71,23 +71,20 @@ class IntegrationRequestIn(BaseModel):
     )
 
 
+def statement(title: str, hint: str) -> Any:
+    """A required text of a few words to a few pages (a reason, observations)."""
+    return form_field(title, "textarea", hint, min_length=3, max_length=5000)
+
+
 class ReasonIn(BaseModel):
-    reason: MultiLine = form_field(
-        "Motivazione",
-        "textarea",
-        "Almeno 3 caratteri. È riportata nel fascicolo e nella comunicazione al distretto.",
-        min_length=3,
-        max_length=5000,
+    reason: MultiLine = statement(
+        "Motivazione", "Almeno 3 caratteri. È riportata nel fascicolo e nella comunicazione al distretto."
     )
 
 
 class ObservationsIn(BaseModel):
-    observations: MultiLine = form_field(
-        "Osservazioni",
-        "textarea",
-        "Eventuali documenti vanno caricati prima, nella pagina dei documenti.",
-        min_length=3,
-        max_length=5000,
+    observations: MultiLine = statement(
+        "Osservazioni", "Eventuali documenti vanno caricati prima, nella pagina dei documenti."
     )
 
 
