@@ -105,8 +105,6 @@ REASONS = {
     "string_too_short": "testo troppo corto (minimo {min_length} caratteri)",
     "string_too_long": "testo troppo lungo (massimo {max_length} caratteri)",
     "string_type": "deve essere un testo",
-    "too_short": "servono almeno {min_length} elementi",
-    "too_long": "al massimo {max_length} elementi",
     "greater_than_equal": "deve essere maggiore o uguale a {ge}",
     "less_than_equal": "deve essere minore o uguale a {le}",
     "greater_than": "deve essere maggiore di {gt}",
@@ -127,7 +125,7 @@ REASONS = {
     "dict_type": "deve essere un oggetto",
     "model_attributes_type": "deve essere un oggetto",
     "model_type": "deve essere un oggetto",
-    "json_invalid": "JSON non valido",
+    "json_invalid": "il corpo della richiesta non è JSON valido",
     "json_type": "JSON non valido",
     "extra_forbidden": "campo non previsto",
     "url_parsing": "indirizzo non valido",
@@ -139,6 +137,8 @@ def reason_of(error: dict[str, Any]) -> str:
     ctx = {k: _fmt(v) for k, v in (error.get("ctx") or {}).items()}
     if kind == "value_error":
         return str(ctx.get("error") or "valore non valido")
+    if kind in ("too_short", "too_long"):  # a list, or a text whose constraint sits on an optional type
+        return _count_reason(kind, ctx)
     template = REASONS.get(kind)
     if template is None:
         return "valore non valido"
@@ -146,6 +146,14 @@ def reason_of(error: dict[str, Any]) -> str:
         return template.format(**ctx)
     except (KeyError, IndexError):
         return template.split(" (")[0]
+
+
+def _count_reason(kind: str, ctx: dict[str, str]) -> str:
+    """«servono almeno 1 elemento», «al massimo 5000 caratteri»: the unit by what was measured."""
+    limit = ctx.get("min_length" if kind == "too_short" else "max_length", "")
+    text = ctx.get("field_type") not in ("List", "Tuple", "Set", "Dictionary")
+    unit = ("carattere" if limit == "1" else "caratteri") if text else ("elemento" if limit == "1" else "elementi")
+    return f"servono almeno {limit} {unit}" if kind == "too_short" else f"al massimo {limit} {unit}"
 
 
 def _fmt(value: Any) -> str:
@@ -180,6 +188,8 @@ async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = []
     for error in exc.errors():
         field, where = field_of(error.get("loc", ()))
+        if error.get("type") == "json_invalid":  # its location is a byte offset, not a field
+            field, error = where, {**error, "ctx": {}}
         errors.append({"field": field, "location": where, "reason": reason_of(error)})
     first = errors[0] if errors else {"field": "", "reason": "dati non validi"}
     detail = f"dati non validi: {first['field']}: {first['reason']}"
@@ -206,8 +216,8 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(exc.status_code, detail, code)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
-    if exc.status_code == 405:
-        response.headers["Allow"] = allowed_methods(request)
+    if exc.status_code == 405:  # nothing matched by method: a mounted app (static files: GET and HEAD)
+        response.headers["Allow"] = allowed_methods(request) or "GET, HEAD"
     return response
 
 

@@ -45,6 +45,8 @@ from typing import IO
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.text import digits
+
 MIN_RATE = 8 * 1024  # bytes a second, on average, after the grace
 IDLE_SECONDS = 30.0  # and never longer than this without a byte
 PER_CLIENT_HELD = 48 * 1024 * 1024  # two 20 MB uploads at once from one client address, and some room
@@ -116,7 +118,7 @@ class BodyGuard:
         content_type = headers.get(b"content-type", b"").lower()
         upload = content_type.startswith(b"multipart/")
         limit = self.upload_limit if upload else min(self.upload_limit, TEXT_LIMIT)
-        if length is not None and length.isdigit() and int(length) > limit:
+        if length is not None and digits(length) and int(length) > limit:
             await self._refuse(scope, send, 413, _too_large(limit, upload))
             return
         body = _Body(scope["client"][0] if scope.get("client") else "-")

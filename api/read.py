@@ -25,7 +25,7 @@ from models.clock import ClockReading, clock_of, suspensions_by_application
 from models.district import District, MemberEnterprise
 from models.enums import Event, Role, State
 from models.labels import DOCUMENT_LABELS, STATE_LABELS
-from models.lifecycle import TRANSITIONS, find_transition, offered_events
+from models.lifecycle import EVENT_LABELS, find_transition, offered_events
 from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import RegionProfile
@@ -52,9 +52,6 @@ READ_FIELDS = {
     "activated_at",
     "closed_at",
 }
-EVENT_LABELS: dict[Event, str] = {}
-for _t in TRANSITIONS:
-    EVENT_LABELS.setdefault(_t.event, _t.label)
 
 
 def action_path(application_id: int, event: Event) -> str:

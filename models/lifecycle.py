@@ -560,6 +560,16 @@ STAGE_OF_EVENT: dict[Event, Stage] = _declared("stage")
 DOCUMENT_OF_EVENT: dict[Event, DocumentSpec] = _declared("document")
 
 
+EVENT_LABELS: dict[Event, str] = {}
+for _row in TRANSITIONS:
+    EVENT_LABELS.setdefault(_row.event, _row.label)
+
+
+def labels_of(events: Iterable[Event]) -> str:
+    """«Avvia l'istruttoria», «Ritira la domanda» — or «nessuna»: for the messages that list actions."""
+    return ", ".join(f"«{EVENT_LABELS[e]}»" for e in events) or "nessuna"
+
+
 def stage_of(event: Event) -> Stage | None:
     return STAGE_OF_EVENT.get(event)
 
@@ -611,7 +621,7 @@ def not_in_state(application: Application, role: Role, what: str) -> TransitionN
     allowed = allowed_events(application.state, application.kind, role)
     return TransitionNotAllowed(
         f"{what} non consentito nello stato «{STATE_LABELS[application.state]}»; "
-        f"azioni consentite: {', '.join(allowed) or 'nessuna'}",
+        f"azioni consentite: {labels_of(allowed)}",
         state=application.state,
         allowed=allowed,
     )

@@ -14,7 +14,7 @@ members named for the committee — is a check of the transition (``PayloadCheck
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
@@ -55,7 +55,7 @@ class DeclareCompleteIn(BaseModel):
 
 
 class IntegrationRequestIn(BaseModel):
-    missing_items: list[SingleLine] = form_field(
+    missing_items: list[Annotated[SingleLine, Field(max_length=500)]] = form_field(
         "Elementi mancanti",
         "lines",
         "Un elemento per riga: sono elencati nella richiesta inviata al distretto.",

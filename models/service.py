@@ -20,13 +20,15 @@ from models.base import local_date
 from models.district import member_totals
 from models.enums import ApplicationKind, DocumentKind, Event, Role, State, Subject
 from models.errors import ConcurrentChange, Forbidden, RuleViolation, TransitionNotAllowed
-from models.labels import STATE_LABELS
+from models.labels import ROLE_LABELS, STATE_LABELS
 from models.lifecycle import (
+    EVENT_LABELS,
     STAGE_TIMESTAMPS,
     GuardContext,
     Transition,
     allowed_events,
     find_transition,
+    labels_of,
 )
 from models.people import User
 from models.procedure import AuditEvent, ClockSuspension, Evaluation
@@ -51,14 +53,15 @@ def check_event(
     transition = find_transition(state, event, application.kind)
     if transition is None or (transition.subject == Subject.REPORT) != (report is not None):
         allowed = allowed_events(state, application.kind, actor.role)
-        labels = ", ".join(allowed) or "nessuna"
+        what = EVENT_LABELS.get(event, event)
         raise TransitionNotAllowed(
-            f"azione «{event}» non consentita nello stato «{STATE_LABELS[state]}»; azioni consentite: {labels}",
+            f"azione «{what}» non consentita nello stato «{STATE_LABELS[state]}»; "
+            f"azioni consentite: {labels_of(allowed)}",
             state=state,
             allowed=allowed,
         )
     if actor.role not in transition.roles:
-        raise Forbidden(f"l'azione «{transition.label}» non è consentita al ruolo «{actor.role}»")
+        raise Forbidden(f"l'azione «{transition.label}» non è consentita al ruolo «{ROLE_LABELS[actor.role]}»")
     if actor.role != Role.SYSTEM:
         ensure_can_see(session, actor, application, profile)
     if transition.check is not None:

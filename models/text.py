@@ -49,6 +49,11 @@ MAX_LOCAL_PART = 64
 NOT_IN_MAILBOX = re.compile(r"[<>,;:\"()\[\]\\]")
 
 
+def digits(text: str) -> bool:
+    """Only the digits 0-9 (``str.isdigit`` also takes «²» and «①», which ``int`` refuses: a 500 once)."""
+    return text.isascii() and text.isdigit()
+
+
 def describe(char: str) -> str:
     return NAMES.get(char, f"carattere di controllo U+{ord(char):04X}")
 

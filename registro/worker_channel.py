@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from models.text import digits
+
 PURPOSE = b"registro.stage-action:"
 MAX_DATAGRAM = 128
 
@@ -30,7 +32,7 @@ def decode(data: bytes, key: str) -> int | None:
         return None
     text = data.decode("ascii", "replace").strip()
     raw_id, _, mac = text.partition(".")
-    if not raw_id.isdigit() or len(raw_id) > 18:
+    if not digits(raw_id) or len(raw_id) > 18:
         return None
     action_id = int(raw_id)
     return action_id if hmac.compare_digest(mac, _mac(action_id, key)) else None

@@ -18,7 +18,6 @@ from api.calendar import deadlines
 from api.deps import Context, Dispatcher, get_current_application
 from api.pages.actions import FIELD_LABELS, form_for, forms_allowed, number_limits, perform
 from api.pages.web import ROLE_LABELS, CsrfChecked, PageCtx, page
-from api.read import EVENT_LABELS
 from api.routers import applications, committee, documents, roster
 from api.schemas import ApplicationDetail
 from models.access import competent
@@ -28,6 +27,7 @@ from models.district import District, MemberEnterprise
 from models.enums import ActionStatus, ApplicationKind, Event, Role, State
 from models.errors import NotFound
 from models.labels import KIND_LABELS, STATE_LABELS
+from models.lifecycle import EVENT_LABELS
 from models.people import User
 from models.registry import RecognitionAct
 from models.service import evaluation_round

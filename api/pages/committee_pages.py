@@ -32,6 +32,7 @@ from models.lifecycle import find_transition
 from models.people import User
 from models.procedure import Evaluation
 from models.service import evaluation_round
+from models.text import digits
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
 
@@ -236,7 +237,7 @@ def _read_scores(form: Any, criteria: list[dict[str, Any]]) -> tuple[dict[str, s
         values[criterion["code"]] = text[:20]
         if not text:
             errors.append(f"{criterion['label']}: punteggio mancante")
-        elif not text.lstrip("-").isdigit() or len(text) > 9:
+        elif not digits(text.lstrip("-")) or len(text) > 9:
             errors.append(f"{criterion['label']}: deve essere un numero intero")
         else:
             scores[criterion["code"]] = int(text)

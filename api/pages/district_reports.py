@@ -26,6 +26,7 @@ from models.district import District
 from models.enums import State
 from models.errors import DomainError
 from models.roster import FIELD_LABELS, FIELDS, ROSTER_CSV_HEADER
+from models.text import digits
 from notifications.rendering import exact_number
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -135,7 +136,7 @@ def _enterprise(line: str) -> dict[str, str | None]:
 def _labeller(activity_rows: list[int], kpi_rows: list[int]) -> Callable[[str], str]:
     def label(name: str) -> str:
         parts = name.split(".")
-        if parts[0] in ("activities", "kpis") and len(parts) >= 2 and parts[1].isdigit():
+        if parts[0] in ("activities", "kpis") and len(parts) >= 2 and digits(parts[1]):
             rows, inputs, what = (
                 (activity_rows, ACTIVITY_INPUTS, "Attività")
                 if parts[0] == "activities"
@@ -154,7 +155,7 @@ def _invalid(errors: FormErrors, activity_rows: list[int], kpi_rows: list[int]) 
     ids = set()
     for name in errors.fields:
         parts = name.split(".")
-        if len(parts) == 3 and parts[1].isdigit():
+        if len(parts) == 3 and digits(parts[1]):
             rows, inputs, prefix = (
                 (activity_rows, ACTIVITY_INPUTS, "activity")
                 if parts[0] == "activities"

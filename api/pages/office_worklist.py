@@ -38,6 +38,7 @@ from models.people import User
 from models.profiles import RegionProfile
 from models.registry import RegistryEntry
 from models.search import contains_folded
+from models.text import digits
 
 PAGE_SIZE = 25
 MAX_PARAM = 500  # characters of one parameter of the work list (the search itself: 100, said on the page)
@@ -127,14 +128,14 @@ def parse(query: WorkListQuery, profile: RegionProfile) -> tuple[WorkFilter, int
     responsabile, pagina = params.get("responsabile", ""), params.get("pagina", "")
     if stato and stato not in states:
         bad("stato", stato, "sconosciuto")
-    section = int(sezione) if sezione.isdigit() and profile.has_section(int(sezione)) else None
+    section = int(sezione) if digits(sezione) and profile.has_section(int(sezione)) else None
     if sezione and section is None:
         bad("sezione", sezione, "inesistente")
     if ufficio and not any(o.code == ufficio for o in profile.offices):
         bad("ufficio", ufficio, "sconosciuto")
-    if responsabile and responsabile != UNASSIGNED and not (responsabile.isdigit() and len(responsabile) < 10):
+    if responsabile and responsabile != UNASSIGNED and not (digits(responsabile) and len(responsabile) < 10):
         bad("responsabile", responsabile, "non valido")
-    page = int(pagina) if pagina.isdigit() and 0 < len(pagina) < 7 and int(pagina) > 0 else None
+    page = int(pagina) if digits(pagina) and 0 < len(pagina) < 7 and int(pagina) > 0 else None
     if pagina and page is None:
         bad("pagina", pagina, "non valida")
     search = " ".join(params.get("q", "").split())
@@ -144,7 +145,7 @@ def parse(query: WorkListQuery, profile: RegionProfile) -> tuple[WorkFilter, int
         state=states.get(stato),
         section=section,
         office=ufficio or None,
-        responsible_id=int(responsabile) if responsabile.isdigit() else None,
+        responsible_id=int(responsabile) if digits(responsabile) else None,
         unassigned=responsabile == UNASSIGNED,
         overdue=flag("scaduti", "1", "scaduti"),
         term_lapsing=flag("termine", "in_scadenza", "termine"),
@@ -200,7 +201,7 @@ def _search(text: str) -> Any:
     )
     conditions = [col(Application.district_id).in_(names), col(Application.id).in_(members)]
     protocol = PROTOCOL.match(text)
-    if protocol or (text.isdigit() and len(text) <= 9):
+    if protocol or (digits(text) and len(text) <= 9):
         year, number = (int(protocol.group(1)), int(protocol.group(2))) if protocol else (None, int(text))
         where = [ProtocolEntry.number == number] + ([ProtocolEntry.year == year] if year else [])
         conditions.append(col(Application.protocol_id).in_(select(ProtocolEntry.id).where(*where)))

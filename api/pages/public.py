@@ -14,6 +14,7 @@ from api.pages import web
 from api.routers.registry import PAGE_SIZE, STATUS_OF, page_count, registry_entries
 from api.routers.registry import registry_page as registry_page_entries
 from api.schemas import RegistryEntryPublic
+from models.text import digits
 
 router = APIRouter(include_in_schema=False)
 STATUSES = list(dict.fromkeys(STATUS_OF.values()))  # (code, label), in the table's order
@@ -41,13 +42,13 @@ def registry_page(
 ) -> HTMLResponse:
     sezione, stato, pagina = query.sezione, query.stato, query.pagina
     errors = []
-    section = int(sezione) if sezione.isdigit() and profile.has_section(int(sezione)) else None
+    section = int(sezione) if digits(sezione) and profile.has_section(int(sezione)) else None
     if sezione and section is None:
         errors.append(f"sezione «{sezione[:20]}» inesistente")
     status = stato if stato in {code for code, _ in STATUSES} else None
     if stato and status is None:
         errors.append(f"stato «{stato[:20]}» sconosciuto")
-    page_no = int(pagina) if pagina.isdigit() and 0 < len(pagina) < 7 and int(pagina) > 0 else None
+    page_no = int(pagina) if digits(pagina) and 0 < len(pagina) < 7 and int(pagina) > 0 else None
     if pagina and page_no is None:
         errors.append(f"pagina «{pagina[:20]}» non valida (un numero da 1)")
     entries: list[RegistryEntryPublic] = []

@@ -31,7 +31,7 @@ from models.errors import InvalidInput
 from models.labels import STATE_LABELS
 from models.lifecycle import allowed_events
 from models.registry import AnnualReport
-from models.text import visible
+from models.text import digits, visible
 from notifications.rendering import euro, number
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -57,7 +57,7 @@ def _number(raw: str, what: str, errors: list[str], low: int = 1, high: int = 10
     text = raw.strip()
     if not text:
         return None
-    if text.isdigit() and low <= int(text) <= high:
+    if digits(text) and low <= int(text) <= high:
         return int(text)
     errors.append(f"{what} «{text[:20]}» non valido")
     return None

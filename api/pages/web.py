@@ -15,7 +15,6 @@ module only turns a form into their arguments and their errors into a notice on 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
@@ -40,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.deps import Context, NowDep, ProfileDep, SessionDep, get_profile, token_hash
-from api.errors import REASONS
+from api.errors import reason_of
 from models.enums import Role
 from models.errors import DomainError
 from models.labels import ROLE_LABELS
@@ -322,9 +321,7 @@ def validation_messages(exc: ValidationError, labels: dict[str, str] | None = No
     messages = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        reason = REASONS.get(error["type"], error.get("msg", "valore non valido"))
-        with contextlib.suppress(KeyError, IndexError):
-            reason = reason.format(**(error.get("ctx") or {}))
+        reason = reason_of(dict(error))
         name = (labels or {}).get(field, field)
         messages.append(f"{name}: {reason}" if name else reason)
     return messages

@@ -54,7 +54,7 @@ def test_update_after_submission_is_409_naming_state_and_actions(
     body = response.json()
     assert body["code"] == "azione_non_consentita"
     assert body["state"] == "submitted" and body["allowed"] == ["withdraw"]
-    assert "«Presentata»" in body["detail"] and "withdraw" in body["detail"]
+    assert "«Presentata»" in body["detail"] and "«Ritira la domanda»" in body["detail"]  # the labels, in Italian
 
 
 def test_action_not_allowed_in_state_is_409(client: TestClient, auth: Http, people: People) -> None:
@@ -94,9 +94,10 @@ def test_payload_errors_name_the_field(client: TestClient, auth: Http, people: P
     assert too_long.status_code == 422 and too_long.json()["field"] == "deadline_days"
     assert "30 giorni" in too_long.json()["detail"]
     empty = client.post(url, json={"missing_items": [], "deadline_days": 10}, headers=off)
-    assert empty.json()["errors"][0]["reason"] == "servono almeno 1 elementi"
+    assert empty.json()["errors"][0]["reason"] == "servono almeno 1 elemento"
     broken = client.post(url, content=b"{non json", headers={**off, "Content-Type": "application/json"})
-    assert broken.status_code == 422 and broken.json()["errors"][0]["reason"] == "JSON non valido"
+    assert broken.status_code == 422
+    assert broken.json()["errors"][0]["reason"] == "il corpo della richiesta non è JSON valido"
     short = client.post(f"{API}/applications/{app_id}/actions/withdraw", json={"reason": "no"}, headers=rep)
     assert short.json()["errors"][0] == {
         "field": "reason",

@@ -49,6 +49,7 @@ def test_a_405_names_every_method_of_the_address() -> None:
     answer = client.options("/api/v1/applications/1")
     assert answer.status_code == 405 and answer.headers["allow"] == "GET, PATCH"
     assert client.request("PUT", "/api/v1/applications/1/actions/submit").headers["allow"] == "POST"
+    assert client.delete("/static/registro.css").headers["allow"] == "GET, HEAD"  # a mounted app
 
 
 def test_database_and_unexpected_errors_never_leak_a_trace() -> None:

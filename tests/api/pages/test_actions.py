@@ -89,7 +89,7 @@ def test_field_errors_name_the_form_labels() -> None:
     with pytest.raises(ValidationError) as caught:
         body_from_form(ACTIONS[Event.REQUEST_INTEGRATION], FormData([("deadline_days", "0")]))
     message = field_errors(caught.value)
-    assert "Elementi mancanti: servono almeno 1 elementi" in message
+    assert "Elementi mancanti: servono almeno 1 elemento" in message
     assert "Giorni concessi per l'integrazione: deve essere maggiore o uguale a 1" in message
     with pytest.raises(ValidationError) as caught:
         body_from_form(ACTIONS[Event.DECLARE_COMPLETE], FormData([("member_ids", "x")]))

@@ -300,7 +300,7 @@ def test_bad_deadline_days_and_missing_items_are_field_errors(
         response = post_action(client, app_id, "request_integration", {"missing_items": "Patto", "deadline_days": days})
         assert message in notice_after(client, response, app_id)
     response = post_action(client, app_id, "request_integration", {"missing_items": " \n ", "deadline_days": "10"})
-    assert "Elementi mancanti: servono almeno 1 elementi" in notice_after(client, response, app_id)
+    assert "Elementi mancanti: servono almeno 1 elemento" in notice_after(client, response, app_id)
     response = post_action(client, app_id, "declare_inadmissible", {"reason": ""})
     assert "Motivazione: testo troppo corto" in notice_after(client, response, app_id)
     assert state_of(session, app_id) == State.COMPLETENESS_CHECK and action_count(session, app_id) == before

@@ -440,7 +440,7 @@ def test_annual_report_errors_and_years_not_open(
     assert 'name="activity_title"' not in not_open.text
     url = "/distretto/relazioni/2026"
     nothing = submit_form(client, url, url, {"activity_title": ["", ""], "notes": "vuota"})
-    assert nothing.status_code == 422 and "Attività svolte: servono almeno 1 elementi" in nothing.text
+    assert nothing.status_code == 422 and "Attività svolte: servono almeno 1 elemento" in nothing.text
     assert "vuota</textarea>" in nothing.text
     half = submit_form(client, url, url, {**REPORT_FORM, "activity_objective": ["", "", ""]})
     assert half.status_code == 422

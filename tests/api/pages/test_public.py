@@ -40,6 +40,8 @@ def test_bad_filters_are_named(client: TestClient, factory: Factory, session: Se
     bad = client.get("/registro", params={"sezione": "99", "stato": "sospeso"})
     assert bad.status_code == 422
     assert "sezione «99» inesistente" in bad.text and "stato «sospeso» sconosciuto" in bad.text
+    odd = client.get("/registro", params={"sezione": "²", "pagina": "①"})  # digits to str.isdigit, not to int()
+    assert odd.status_code == 422 and "sezione «²» inesistente" in odd.text
 
 
 def test_district_card(client: TestClient, factory: Factory, session: Session) -> None:
