@@ -69,6 +69,7 @@ class DocumentSpec:
     template: str
     title: str  # Italian, also the protocol subject
     outbound: bool  # True: an outbound protocol entry; False: it cites the inbound one (the receipt)
+    numbered_act: bool = False  # an act of the series numbered each year (models.registry.RecognitionAct)
 
 
 @dataclass(frozen=True)
@@ -462,7 +463,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         notify=(notices.DECISION,),
         stage=RECOGNITION,
         effect=effects.issue_act,
-        document=DocumentSpec(DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True),
+        document=DocumentSpec(
+            DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True, numbered_act=True
+        ),
     ),
     WITHDRAW,
     # a draft was never submitted: the office never knew of it, and is not told (models.access)
@@ -576,6 +579,11 @@ def stage_of(event: Event) -> Stage | None:
 
 def document_of(event: Event) -> DocumentSpec | None:
     return DOCUMENT_OF_EVENT.get(event)
+
+
+def sources_of(event: Event) -> frozenset[State]:
+    """Every state ``event`` may start from (the sweeps select their files by it)."""
+    return frozenset().union(*(t.sources for t in TRANSITIONS if t.event == event))
 
 
 def transitions_from(state: State, kind: ApplicationKind | None = None) -> list[Transition]:

@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, UniqueConstraint, col, select
 
 from models.base import enum_field, json_field, ts_field
-from models.enums import State
+from models.enums import DocumentKind, State
 
 
 class RecognitionAct(SQLModel, table=True):
+    """A numbered act of the head of office: one yearly series for every kind (``kind``); a recognition
+    or renewal act's validity is the entry's, a revocation act's the validity it ended."""
+
     __tablename__ = "recognition_act"
     __table_args__ = (UniqueConstraint("year", "number"),)
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id", index=True)
+    kind: DocumentKind = enum_field(DocumentKind, DocumentKind.RECOGNITION_ACT)
     act_type: str = Field(max_length=100)
     year: int
     number: int
@@ -30,6 +34,14 @@ class RecognitionAct(SQLModel, table=True):
     @property
     def label(self) -> str:
         return f"n. {self.number}/{self.year}"
+
+
+def latest_act(session: Session, application_id: int | None, kind: DocumentKind | None = None) -> RecognitionAct | None:
+    """The application's most recent numbered act (of ``kind``, or of any kind)."""
+    query = select(RecognitionAct).where(RecognitionAct.application_id == application_id)
+    if kind is not None:
+        query = query.where(RecognitionAct.kind == kind)
+    return session.exec(query.order_by(col(RecognitionAct.id).desc())).first()
 
 
 class RegistryEntry(SQLModel, table=True):

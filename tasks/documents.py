@@ -35,7 +35,7 @@ from models.people import User
 from models.procedure import AuditEvent, Evaluation
 from models.profiles import RegionProfile
 from models.protocol import register_protocol, sha256_hex
-from models.registry import RecognitionAct
+from models.registry import latest_act
 from models.service import evaluation_round
 from notifications.rendering import render
 
@@ -91,7 +91,7 @@ def document_context(
     assert district is not None
     enterprises, employees = member_totals(session, application.id)
     submission = session.get(ProtocolEntry, application.protocol_id) if application.protocol_id else None
-    act = latest_act(session, application)
+    act = latest_act(session, application.id)
     scores = session.exec(
         select(Evaluation.total).where(
             Evaluation.application_id == application.id, Evaluation.round == evaluation_round(application)
@@ -116,7 +116,8 @@ def document_context(
         "enterprises": enterprises,
         "employees": employees,
         "submission": submission,
-        "act": act,
+        "act": act,  # the latest numbered act: the one being issued, when the document is an act
+        "recognition_act": latest_act(session, application.id, DocumentKind.RECOGNITION_ACT),
         "operative_verb": operative_verb(profile.act_type),
         "average_score": sum(scores) / len(scores) if scores else None,
         "documents": documents,
@@ -124,15 +125,6 @@ def document_context(
         "official": official,
         "signer": signer,
     }
-
-
-def latest_act(session: Session, application: Application) -> RecognitionAct | None:
-    """The application's most recent recognition act, if any."""
-    return session.exec(
-        select(RecognitionAct)
-        .where(RecognitionAct.application_id == application.id)
-        .order_by(col(RecognitionAct.id).desc())
-    ).first()
 
 
 def operative_verb(act_type: str) -> str:
@@ -175,9 +167,7 @@ def record_document(
     sha = sha256_hex(rendered.content)
     district = session.get(District, application.district_id)
     assert district is not None
-    act = None
-    if spec.kind == DocumentKind.RECOGNITION_ACT:
-        act = latest_act(session, application)
+    act = latest_act(session, application.id, spec.kind) if spec.numbered_act else None
     if spec.outbound:
         subject = f"{act.act_type} {act.label} – " if act is not None else f"{spec.title} – "
         protocol_id = register_protocol(

@@ -21,8 +21,9 @@ from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session, col, select
 
 from models.application import Application
-from models.enums import Event, State
+from models.enums import Event
 from models.errors import DomainError
+from models.lifecycle import sources_of
 from models.people import system_user
 from models.profiles import RegionProfile, load_profile
 from models.registry import RegistryEntry
@@ -46,7 +47,7 @@ def due_to_expire(session: Session, as_of: date) -> list[int]:
         for i in session.exec(
             select(Application.id)
             .join(RegistryEntry, col(RegistryEntry.application_id) == col(Application.id))
-            .where(Application.state == State.ACTIVE, col(RegistryEntry.valid_until) < as_of)
+            .where(col(Application.state).in_(sources_of(Event.EXPIRE)), col(RegistryEntry.valid_until) < as_of)
             .order_by(col(Application.id))
         ).all()
         if i is not None
@@ -58,7 +59,8 @@ def due_to_lapse(session: Session, as_of: date) -> list[int]:
         int(i)
         for i in session.exec(
             select(Application.id)
-            .where(Application.state == State.INTEGRATION_REQUESTED, col(Application.integration_deadline) < as_of)
+            .where(col(Application.state).in_(sources_of(Event.INTEGRATION_LAPSED)))
+            .where(col(Application.integration_deadline) < as_of)
             .where(col(Application.pending_action_id).is_(None))
             .order_by(col(Application.id))
         ).all()

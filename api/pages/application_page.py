@@ -24,12 +24,12 @@ from models.access import competent
 from models.application import Application, StageAction
 from models.base import local_date
 from models.district import District, MemberEnterprise
-from models.enums import ActionStatus, ApplicationKind, Event, Role, State
+from models.enums import ActionStatus, ApplicationKind, DocumentKind, Event, Role, State
 from models.errors import NotFound
 from models.labels import KIND_LABELS, STATE_LABELS
 from models.lifecycle import EVENT_LABELS
 from models.people import User
-from models.registry import RecognitionAct
+from models.registry import RecognitionAct, latest_act
 from models.service import evaluation_round
 
 router = APIRouter(include_in_schema=False, dependencies=[CsrfChecked])
@@ -151,8 +151,7 @@ def lifecycle(application: Application, detail: ApplicationDetail) -> list[dict[
 
 
 def recognition_act(ctx: Context, application: Application) -> RecognitionAct | None:
-    query = select(RecognitionAct).where(RecognitionAct.application_id == application.id)
-    return ctx.session.exec(query.order_by(col(RecognitionAct.id).desc())).first()
+    return latest_act(ctx.session, application.id, DocumentKind.RECOGNITION_ACT)
 
 
 def committee_summary(ctx: Context, application: Application) -> dict[str, Any] | None:
