@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from models.application import Application, Document
 from models.base import local_date
 from models.district import District, MemberEnterprise, member_totals
-from models.enums import ApplicationKind, ClockEffect, Event, ProtocolDirection, Role, State
+from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, ProtocolDirection, Role, State
 from models.labels import kind_phrase
 from models.people import User
 from models.procedure import ClockSuspension, CommitteeAssignment
@@ -100,6 +100,33 @@ def issue_act(move: Move) -> None:
     )
     if move.application.kind == ApplicationKind.RENEWAL:
         _on_previous(move, Event.CONFIRM_RENEWAL)
+
+
+def open_observations(move: Move) -> None:
+    """The representative's term for observations (the profile's days; a holiday moves it on)."""
+    move.application.observations_deadline = _deadline(move.today, move.profile.observations_days, move.profile)
+
+
+def issue_revocation_act(move: Move) -> None:
+    """The numbered act that revokes the entry's recognition: next in the year's series, citing the
+    validity it ends (from the recognition to the day of revocation)."""
+    session, application = move.session, move.application
+    entry = session.exec(select(RegistryEntry).where(RegistryEntry.application_id == application.id)).one()
+    session.add(
+        RecognitionAct(
+            application_id=application.id,  # type: ignore[arg-type]
+            kind=DocumentKind.REVOCATION_ACT,
+            act_type=move.profile.act_type,
+            year=move.today.year,
+            number=_next_act_number(session, move.today.year),
+            issued_on=move.today,
+            section=application.section,
+            valid_from=entry.valid_from,
+            valid_until=move.today,
+            signed_by_id=move.actor.id,
+        )
+    )
+    session.flush()
 
 
 def register_in_census(move: Move) -> None:
@@ -253,12 +280,11 @@ def _issue_act(
     if previous_entry is not None and previous_entry.valid_until is not None:
         valid_from = previous_entry.valid_until + timedelta(days=1)  # runs on from the old end date
     valid_until = _add_years(valid_from, profile.validity_years) - timedelta(days=1)
-    last = session.exec(select(func.max(RecognitionAct.number)).where(RecognitionAct.year == today.year)).one()
     act = RecognitionAct(
         application_id=application.id,  # type: ignore[arg-type]
         act_type=profile.act_type,
         year=today.year,
-        number=(last or 0) + 1,
+        number=_next_act_number(session, today.year),
         issued_on=today,
         section=application.section,
         valid_from=valid_from,
@@ -277,6 +303,12 @@ def _issue_act(
         session.add(previous_entry)
     else:
         _registry_entry(session, application=application, act=act, valid_from=valid_from, valid_until=valid_until)
+
+
+def _next_act_number(session: Session, year: int) -> int:
+    """The next number of the year's series of acts (every kind; unique with the year in the table)."""
+    last = session.exec(select(func.max(RecognitionAct.number)).where(RecognitionAct.year == year)).one()
+    return (last or 0) + 1
 
 
 def _registry_entry(

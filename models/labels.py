@@ -20,6 +20,7 @@ STATE_LABELS: dict[State, str] = {
     State.RENEWAL_REQUESTED: "Rinnovo in corso",
     State.RENEWED: "Rinnovato",
     State.EXPIRED: "Scaduto",
+    State.REVOCATION_NOTICE: "Procedimento di revoca avviato",
     State.REVOKED: "Revocato",
     State.REGISTERED: "Censito",
     State.NOT_REGISTERED: "Non censito",
@@ -40,6 +41,8 @@ DOCUMENT_LABELS: dict[DocumentKind, str] = {
     DocumentKind.INTEGRATION_REQUEST: "richiesta di integrazione",
     DocumentKind.REJECTION_NOTICE: "preavviso di rigetto",
     DocumentKind.RECOGNITION_ACT: "atto di riconoscimento",
+    DocumentKind.REVOCATION_NOTICE: "comunicazione di avvio del procedimento di revoca",
+    DocumentKind.REVOCATION_ACT: "atto di revoca",
     DocumentKind.ANNUAL_REPORT: "relazione annuale",
     DocumentKind.OTHER: "altro documento",
 }

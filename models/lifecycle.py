@@ -89,6 +89,7 @@ class Transition:
     stage: Stage | None = None  # the stage flow that carries it out; None: applied where it is requested
     document: DocumentSpec | None = None  # the document it issues
     effect: Effect | None = None  # what it writes besides the state and the clock (models.effects)
+    attachments: DocumentKind | None = None  # what the representative files with it (uploaded in its sources)
     summary: str = ""  # the API's description of its route (default: the label)
     done: str = ""  # what the page says once the action is accepted
     danger: bool = False  # a closing decision: a red button
@@ -209,7 +210,10 @@ OPEN_STATES = frozenset(
         S.REJECTION_NOTICE,
     }
 )
-ENTRY_STATES = frozenset({S.ACTIVE, S.RENEWAL_REQUESTED, S.EXPIRED, S.REVOKED, S.REGISTERED, S.RENEWED})
+# an application that is (or was) a registry entry: its guards read the entry's validity
+ENTRY_STATES = frozenset(
+    {S.ACTIVE, S.RENEWAL_REQUESTED, S.REVOCATION_NOTICE, S.EXPIRED, S.REVOKED, S.REGISTERED, S.RENEWED}
+)
 OFFICE = frozenset({R.OFFICIAL, R.HEAD})
 NOT_CENSUS = frozenset({K.RECOGNITION, K.RENEWAL})
 SUBMISSION, COMPLETENESS, COMMITTEE, RECOGNITION = (
@@ -311,6 +315,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         summary="Invia le integrazioni richieste (riprende il termine)",
         done="Integrazioni inviate: il termine del procedimento riprende.",
         guard=within_integration_deadline,
+        attachments=DocumentKind.INTEGRATION,
         clock=ClockEffect.RESUME,
         notify=(notices.INTEGRATION_RECEIVED,),
         stage=COMPLETENESS,
@@ -443,6 +448,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         summary="Invia le osservazioni al preavviso di rigetto",
         done="Osservazioni inviate: la domanda torna al comitato.",
         guard=within_observations_deadline,
+        attachments=DocumentKind.OBSERVATIONS,
         clock=ClockEffect.RESUME,
         notify=(notices.OBSERVATIONS_RECEIVED,),
         stage=COMMITTEE,
@@ -483,24 +489,77 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(Event.RENEWAL_REFUSED, {S.RENEWAL_REQUESTED}, S.ACTIVE, {R.SYSTEM}, "Rinnovo non concesso"),
     _t(
         Event.EXPIRE,
-        {S.ACTIVE},
+        {S.ACTIVE, S.REVOCATION_NOTICE},
         S.EXPIRED,
         {R.SYSTEM},
         "Scadenza del riconoscimento",
         guard=validity_ended,
         notify=(notices.EXPIRED,),
     ),
+    # revocation (L. 241/1990, artt. 7 e 21-quinquies): notice, 10 days for observations, numbered act
+    _t(
+        Event.NOTIFY_REVOCATION_INTENT,
+        {S.ACTIVE},
+        S.REVOCATION_NOTICE,
+        {R.HEAD},
+        "Avvia il procedimento di revoca",
+        payload=ReasonIn,
+        summary="Avvia il procedimento di revoca del riconoscimento (osservazioni entro 10 giorni)",
+        done="Avvio del procedimento di revoca comunicato al distretto.",
+        danger=True,
+        notify=(notices.REVOCATION_NOTICE,),
+        stage=RECOGNITION,
+        effect=effects.open_observations,
+        document=DocumentSpec(
+            DocumentKind.REVOCATION_NOTICE,
+            "revocation_notice",
+            "Comunicazione di avvio del procedimento di revoca del riconoscimento",
+            True,
+        ),
+    ),
+    _t(
+        Event.SUBMIT_REVOCATION_OBSERVATIONS,
+        {S.REVOCATION_NOTICE},
+        S.REVOCATION_NOTICE,
+        {R.REPRESENTATIVE},
+        "Invia le osservazioni sulla revoca",
+        payload=ObservationsIn,
+        summary="Invia le osservazioni sul procedimento di revoca",
+        done="Osservazioni inviate all'ufficio.",
+        guard=within_observations_deadline,
+        attachments=DocumentKind.OBSERVATIONS,
+        notify=(notices.REVOCATION_OBSERVATIONS,),
+        stage=RECOGNITION,
+    ),
+    _t(
+        Event.DROP_REVOCATION,
+        {S.REVOCATION_NOTICE},
+        S.ACTIVE,
+        {R.HEAD},
+        "Archivia il procedimento di revoca",
+        payload=ReasonIn,
+        summary="Archivia il procedimento di revoca: il riconoscimento resta in vigore",
+        done="Procedimento di revoca archiviato: il riconoscimento resta in vigore.",
+        notify=(notices.REVOCATION_DROPPED,),
+        stage=RECOGNITION,
+    ),
     _t(
         Event.REVOKE,
-        {S.ACTIVE, S.RENEWAL_REQUESTED},
+        {S.REVOCATION_NOTICE},
         S.REVOKED,
         {R.HEAD},
         "Revoca il riconoscimento",
         payload=ReasonIn,
-        stage=RECOGNITION,
-        done="Riconoscimento revocato.",
+        summary="Revoca il riconoscimento (atto numerato, dopo il termine per le osservazioni)",
+        done="Atto di revoca emesso: il riconoscimento è revocato.",
         danger=True,
+        guard=observations_period_over,
         notify=(notices.REVOKED,),
+        stage=RECOGNITION,
+        effect=effects.issue_revocation_act,
+        document=DocumentSpec(
+            DocumentKind.REVOCATION_ACT, "revocation_act", "Atto di revoca del riconoscimento", True, numbered_act=True
+        ),
     ),
     # annual report
     _t(
@@ -561,6 +620,13 @@ def _declared(column: str) -> dict[Event, Any]:
 
 STAGE_OF_EVENT: dict[Event, Stage] = _declared("stage")
 DOCUMENT_OF_EVENT: dict[Event, DocumentSpec] = _declared("document")
+# documents the procedure issues: never uploaded by an applicant
+ISSUED_DOCUMENTS: frozenset[DocumentKind] = frozenset(spec.kind for spec in DOCUMENT_OF_EVENT.values())
+# where the representative may upload documents, and what they are by default: the draft (any kind)
+# and the sources of the rows that declare attachments
+UPLOADS_IN: dict[State, DocumentKind] = {State.DRAFT: DocumentKind.OTHER} | {
+    source: t.attachments for t in TRANSITIONS if t.attachments is not None for source in t.sources
+}
 
 
 EVENT_LABELS: dict[Event, str] = {}

@@ -31,6 +31,11 @@ OBSERVATIONS_RECEIVED = Notice("observations_received", to_office=True, label="O
 DECISION = Notice("decision", to_office=False, label="Esito del procedimento")
 WITHDRAWN = Notice("withdrawn", to_office=True, label="Domanda ritirata")
 EXPIRED = Notice("expired", to_office=False, label="Riconoscimento scaduto")
+REVOCATION_NOTICE = Notice("revocation_notice", to_office=False, label="Avvio del procedimento di revoca")
+REVOCATION_OBSERVATIONS = Notice(
+    "revocation_observations", to_office=True, label="Osservazioni sul procedimento di revoca"
+)
+REVOCATION_DROPPED = Notice("revocation_dropped", to_office=False, label="Procedimento di revoca archiviato")
 REVOKED = Notice("revoked", to_office=False, label="Revoca del riconoscimento")
 REPORT_FILED = Notice("report_filed", to_office=True, label="Relazione annuale presentata")
 REPORT_RETURNED = Notice("report_returned", to_office=False, label="Relazione annuale restituita")
@@ -53,6 +58,9 @@ NOTICES: dict[str, Notice] = {
         DECISION,
         WITHDRAWN,
         EXPIRED,
+        REVOCATION_NOTICE,
+        REVOCATION_OBSERVATIONS,
+        REVOCATION_DROPPED,
         REVOKED,
         REPORT_FILED,
         REPORT_RETURNED,

@@ -18,10 +18,11 @@ from models.access import ensure_can_see
 from models.application import Application, Document
 from models.base import local_date
 from models.district import member_totals
-from models.enums import ApplicationKind, DocumentKind, Event, Role, State, Subject
+from models.enums import ApplicationKind, DocumentKind, Event, Role, Subject
 from models.errors import ConcurrentChange, Forbidden, RuleViolation, TransitionNotAllowed
 from models.labels import ROLE_LABELS, STATE_LABELS
 from models.lifecycle import (
+    ENTRY_STATES,
     EVENT_LABELS,
     STAGE_TIMESTAMPS,
     GuardContext,
@@ -183,7 +184,7 @@ def build_context(
         )
     ).one()
     valid_until = None
-    if application.state in (State.ACTIVE, State.RENEWAL_REQUESTED) or application.kind == ApplicationKind.RENEWAL:
+    if application.state in ENTRY_STATES or application.kind == ApplicationKind.RENEWAL:
         entry_app = application.renewal_of_id or app_id
         entry = session.exec(select(RegistryEntry).where(RegistryEntry.application_id == entry_app)).first()
         valid_until = entry.valid_until if entry is not None else None

@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from models import italian
+from models.base import local_date
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -19,6 +20,11 @@ def _it_date(value: date | datetime | None) -> str:
     if value is None:
         return "—"
     return italian.moment(value) if isinstance(value, datetime) else italian.day(value)
+
+
+def _it_day(value: date | datetime) -> str:
+    """The calendar day, in Rome, of a date or an instant: «05/12/2026»."""
+    return italian.day(local_date(value) if isinstance(value, datetime) else value)
 
 
 def euro(value: object) -> str:
@@ -58,6 +64,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["data"] = _it_date
+    env.filters["giorno"] = _it_day
     env.filters["euro"] = euro
     env.filters["numero"] = number
     env.filters["dimensione"] = file_size

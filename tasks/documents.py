@@ -103,6 +103,9 @@ def document_context(
     official = session.get(User, application.responsible_official_id) if application.responsible_official_id else None
     signer = session.get(User, audit.actor_id) if audit.actor_id else None
     missing = payload.get("missing_items") or []
+    timeline = session.exec(
+        select(AuditEvent).where(AuditEvent.application_id == application.id).order_by(col(AuditEvent.id))
+    ).all()
     return {
         "application": application,
         "district": district,
@@ -124,6 +127,7 @@ def document_context(
         "document_labels": DOCUMENT_LABELS,
         "official": official,
         "signer": signer,
+        "timeline": list(timeline),  # the file's events, oldest first: the premises of an act cite them
     }
 
 

@@ -122,9 +122,13 @@ class Journey:
         self.day = factory.now
 
     def actor_for(self, event: Event) -> User:
-        if event in (Event.SUBMIT, Event.ANSWER_INTEGRATION, Event.SUBMIT_OBSERVATIONS, Event.WITHDRAW):
+        """Who asks for ``event``: its rows' roles, the representative first, then the official, then the head."""
+        from models.lifecycle import TRANSITIONS
+
+        roles = {role for t in TRANSITIONS if t.event == event for role in t.roles}
+        if Role.REPRESENTATIVE in roles:
             return self.rep
-        return self.head if event in (Event.ISSUE_ACT, Event.REJECT, Event.REVOKE) else self.official
+        return self.official if Role.OFFICIAL in roles else self.head
 
     def do(self, event: Event, *, days_later: int = 1, **payload: object) -> AuditEvent:
         self.day += timedelta(days=days_later)

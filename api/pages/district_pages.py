@@ -33,7 +33,7 @@ from api.pages.district_common import (
 from api.pages.web import CsrfChecked
 from api.read import application_read, application_reads, document_reads
 from api.routers.applications import create_application, update_application
-from api.routers.documents import OUTBOUND, UPLOAD_STATES, upload_document
+from api.routers.documents import UPLOAD_STATES, upload_document
 from api.routers.registry import registry_entries
 from api.routers.reports import list_reports
 from api.routers.roster import ROSTER_STATES, read_roster, upload_roster
@@ -45,7 +45,7 @@ from models.district import District
 from models.enums import ApplicationKind, DocumentKind, Event, State
 from models.errors import DomainError
 from models.labels import KIND_LABELS
-from models.lifecycle import OPEN_STATES, GuardContext, before_expiry, eligible
+from models.lifecycle import ISSUED_DOCUMENTS, OPEN_STATES, UPLOADS_IN, GuardContext, before_expiry, eligible
 from models.procedure import AuditEvent
 from models.roster import FIELD_LABELS, FIELDS, ROSTER_COLUMNS, ROSTER_CSV_HEADER
 from models.service import build_context
@@ -71,7 +71,7 @@ ROSTER_EXAMPLES = {
     "region": "Puglia, Emilia-Romagna… oppure Estero",
 }
 NEW_KINDS = (ApplicationKind.RECOGNITION, ApplicationKind.CENSUS)  # renewal: its own button on the home page
-UPLOADABLE = [k for k in DocumentKind if k not in OUTBOUND and k != DocumentKind.ANNUAL_REPORT]
+UPLOADABLE = [k for k in DocumentKind if k not in ISSUED_DOCUMENTS and k != DocumentKind.ANNUAL_REPORT]
 ROSTER_SHOWN = 200  # rows listed on the roster page (the totals count them all)
 
 
@@ -388,13 +388,13 @@ def _documents_view(
     if state == State.DRAFT:
         facts = build_context(ctx.session, application=application, profile=ctx.profile, now=ctx.now, payload={})
         eligibility = eligible(facts)
-    default = {State.INTEGRATION_REQUESTED: DocumentKind.INTEGRATION, State.REJECTION_NOTICE: DocumentKind.OBSERVATIONS}
     missing_first = next((k for k, _, ok in required if not ok), DocumentKind.OTHER)
+    default = missing_first if state == State.DRAFT else UPLOADS_IN.get(state, missing_first)
     return web.page(
         request, "district/documents.html.j2", errors.status if errors else 200,
         app=read, documents=documents, required=required, section=section, eligibility=eligibility,
         events={a.event.value for a in read.allowed_actions}, form=errors, errors=errors.summary,
-        kinds=[(k.value, doc_label(k)) for k in UPLOADABLE], selected=kind or default.get(state, missing_first).value,
+        kinds=[(k.value, doc_label(k)) for k in UPLOADABLE], selected=kind or default.value,
         can_upload=state in UPLOAD_STATES and application.pending_action_id is None, kind_labels=KIND_LABELS,
         requested=_last_details(ctx, application, Event.REQUEST_INTEGRATION).get("missing_items") or [],
         notice_reason=_last_details(ctx, application, Event.NOTIFY_REJECTION_INTENT).get("reason") or "",

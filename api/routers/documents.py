@@ -19,22 +19,16 @@ from api.read import document_reads
 from api.schemas import DocumentRead
 from api.uploads import DOCUMENT_TYPES, SPREADSHEET_DOCUMENT_TYPES, FileType, require_type, safe_name
 from models.application import Document
-from models.enums import DocumentKind, State
+from models.enums import DocumentKind
 from models.errors import InvalidInput, NotFound
 from models.labels import DOCUMENT_LABELS
+from models.lifecycle import ISSUED_DOCUMENTS, UPLOADS_IN
 from registro.settings import get_settings
 
 router = APIRouter(prefix="/applications/{application_id}/documents", tags=["Documenti"])
 
 CHUNK = 1024 * 1024
-UPLOAD_STATES = {State.DRAFT, State.INTEGRATION_REQUESTED, State.REJECTION_NOTICE}
-# acts the office or the flows produce are never uploaded by applicants
-OUTBOUND = {
-    DocumentKind.RECEIPT,
-    DocumentKind.INTEGRATION_REQUEST,
-    DocumentKind.REJECTION_NOTICE,
-    DocumentKind.RECOGNITION_ACT,
-}
+UPLOAD_STATES = frozenset(UPLOADS_IN)  # models.lifecycle: the draft and the states answered with documents
 # the roster may also be filed as the spreadsheet itself
 SPREADSHEET_KINDS = {DocumentKind.ROSTER, DocumentKind.OTHER}
 
@@ -127,7 +121,7 @@ def upload_document(
     ],
 ) -> DocumentRead:
     ensure_editable(ctx, application, UPLOAD_STATES, "caricare documenti")
-    if kind in OUTBOUND:
+    if kind in ISSUED_DOCUMENTS:
         raise InvalidInput(f"il documento «{DOCUMENT_LABELS[kind]}» è prodotto dall'ufficio", field="kind")
     document = stored_document(ctx, file, application_id=application.id or 0, kind=kind)
     ctx.session.commit()

@@ -23,6 +23,7 @@ STATUS_OF: dict[State, tuple[str, str]] = {
     State.ACTIVE: ("active", "Attivo"),
     State.RENEWED: ("active", "Attivo"),
     State.RENEWAL_REQUESTED: ("renewal_in_progress", "Rinnovo in corso"),
+    State.REVOCATION_NOTICE: ("active", "Attivo"),  # in force until the act of revocation
     State.EXPIRED: ("expired", "Scaduto"),
     State.REVOKED: ("revoked", "Revocato"),
     State.REGISTERED: ("census", "Censito (sezione informativa)"),

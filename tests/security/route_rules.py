@@ -222,7 +222,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", f"{V1}/applications/{{application_id}}/actions/reject"): _action(_HEAD_ONLY, "rejection_notice", **REASON),
     ("POST", f"{V1}/applications/{{application_id}}/actions/issue_act"): _action(_HEAD_ONLY, "recognised"),
-    ("POST", f"{V1}/applications/{{application_id}}/actions/revoke"): _action(_HEAD_ONLY, "active", **REASON),
+    ("POST", f"{V1}/applications/{{application_id}}/actions/notify_revocation_intent"): _action(
+        _HEAD_ONLY, "active", **REASON
+    ),
+    ("POST", f"{V1}/applications/{{application_id}}/actions/submit_revocation_observations"): _action(
+        _REP_ACTION, "revocation_notice", observations="osservazioni di prova"
+    ),
+    ("POST", f"{V1}/applications/{{application_id}}/actions/drop_revocation"): _action(
+        _HEAD_ONLY, "revocation_notice", **REASON
+    ),
+    ("POST", f"{V1}/applications/{{application_id}}/actions/revoke"): _action(
+        _HEAD_ONLY, "revocation_notice", **REASON
+    ),
     # ---- committee ------------------------------------------------------------------------------
     ("POST", f"{V1}/applications/{{application_id}}/committee"): Rule(
         api(LIFECYCLE_OFFICE | {ADMIN}, **OUTSIDE_A),

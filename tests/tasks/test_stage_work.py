@@ -191,12 +191,11 @@ def approved(factory: Factory) -> StageDriver:
 def test_a_revocation_is_carried_out_by_the_recognition_stage(factory: Factory, session: Session) -> None:
     d = approved(factory)
     d.apply(Event.ISSUE_ACT)
-    action = d.request(Event.REVOKE, reason="Requisiti non più posseduti")
+    action = d.request(Event.NOTIFY_REVOCATION_INTENT, reason="Aderiscono 31 imprese, sotto la soglia di 50")
     assert carry_out(action.id, flow_run_id="x", stage=Stage.COMMITTEE).status == ActionStatus.FAILED  # not its stage
-    action = d.request(Event.REVOKE, reason="Requisiti non più posseduti")
+    action = d.request(Event.NOTIFY_REVOCATION_INTENT, reason="Aderiscono 31 imprese, sotto la soglia di 50")
     outcome = carry_out(action.id, flow_run_id="x", stage=Stage.RECOGNITION)  # type: ignore[arg-type]
-    assert outcome.status == ActionStatus.DONE and d.reload().state == State.REVOKED
-    assert d.audit(Event.REVOKE).reason == "Requisiti non più posseduti"
+    assert outcome.status == ActionStatus.DONE and d.reload().state == State.REVOCATION_NOTICE
 
 
 def test_recognition_decree_act_protocol_and_file(factory: Factory, session: Session) -> None:

@@ -233,7 +233,7 @@ def test_committee_scores_approval_and_the_act_issued_by_the_head(
     assert html.count('<li class="done ') == 5
     assert "atto di riconoscimento" in html  # the issued document
     assert "Scadenza del riconoscimento" in html
-    assert forms_on(html) == expected(State.ACTIVE, Role.HEAD) == ["revoke"]
+    assert forms_on(html) == expected(State.ACTIVE, Role.HEAD) == ["notify_revocation_intent"]
 
 
 def test_an_active_entry_built_by_the_api_shows_the_whole_timeline(
