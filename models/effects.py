@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from models.application import Application, Document
 from models.base import local_date
 from models.district import District, MemberEnterprise, member_totals
-from models.enums import ApplicationKind, ClockEffect, DocumentKind, Event, ProtocolDirection, Role, State
+from models.enums import ApplicationKind, ClockEffect, DocumentKind, ProtocolDirection, Role
 from models.labels import kind_phrase
 from models.people import User
 from models.procedure import ClockSuspension, CommitteeAssignment
@@ -32,7 +32,6 @@ LEGAL_BASIS = {
     INTEGRATION: "L. 241/1990, art. 2 c. 7",
     REJECTION_NOTICE: "L. 241/1990, art. 10-bis",
 }
-RENEWAL_FAILED = frozenset({State.REJECTED, State.INADMISSIBLE, State.WITHDRAWN})
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,8 @@ Effect = Callable[[Move], None]
 
 
 def protocol_submission(move: Move) -> None:
-    """The inbound protocol entry of the file as submitted; a renewal puts its entry in renewal."""
+    """The inbound protocol entry of the file as submitted."""
     _protocol_submission(move.session, application=move.application, now=move.now)
-    if move.application.kind == ApplicationKind.RENEWAL:
-        _on_previous(move, Event.REQUEST_RENEWAL)
 
 
 def take_charge(move: Move) -> None:
@@ -89,7 +86,7 @@ def count_observations(move: Move) -> None:
 
 
 def issue_act(move: Move) -> None:
-    """The numbered act and the registry entry; a renewal confirms the entry it renews."""
+    """The numbered act and the registry entry (a renewal's: the entry it renews, with the new validity)."""
     _issue_act(
         move.session,
         application=move.application,
@@ -98,8 +95,6 @@ def issue_act(move: Move) -> None:
         today=move.today,
         payload=move.payload,
     )
-    if move.application.kind == ApplicationKind.RENEWAL:
-        _on_previous(move, Event.CONFIRM_RENEWAL)
 
 
 def open_observations(move: Move) -> None:
@@ -143,12 +138,6 @@ def review_report(move: Move) -> None:
     assert move.report is not None
     move.report.reviewed_at = move.now
     move.report.remarks = str(move.payload.get("remarks") or "")
-
-
-def renewal_failed(move: Move, target: State) -> None:
-    """A renewal rejected, inadmissible or withdrawn leaves the entry it would renew active."""
-    if move.application.kind == ApplicationKind.RENEWAL and target in RENEWAL_FAILED:
-        _on_previous(move, Event.RENEWAL_REFUSED)
 
 
 def clock(move: Move, effect: ClockEffect) -> None:
@@ -345,23 +334,3 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
-
-
-def _on_previous(move: Move, event: Event) -> None:
-    """A renewal moves the entry's current application too, through the same service."""
-    from models.people import system_user
-    from models.service import apply_event
-
-    application, session = move.application, move.session
-    previous = session.get(Application, application.renewal_of_id) if application.renewal_of_id else None
-    if previous is None:
-        return
-    apply_event(
-        session,
-        application=previous,
-        event=event,
-        actor=system_user(session),
-        profile=move.profile,
-        now=move.now,
-        commit=False,
-    )

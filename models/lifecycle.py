@@ -90,6 +90,7 @@ class Transition:
     document: DocumentSpec | None = None  # the document it issues
     effect: Effect | None = None  # what it writes besides the state and the clock (models.effects)
     attachments: DocumentKind | None = None  # what the representative files with it (uploaded in its sources)
+    renewed_entry: Event | None = None  # on a renewal: the event it applies to the entry being renewed
     summary: str = ""  # the API's description of its route (default: the label)
     done: str = ""  # what the page says once the action is accepted
     danger: bool = False  # a closing decision: a red button
@@ -245,6 +246,7 @@ REJECT = _t(
     clock=ClockEffect.STOP,
     notify=(notices.DECISION,),
     stage=COMMITTEE,
+    renewed_entry=Event.RENEWAL_REFUSED,
 )
 WITHDRAW = _t(
     Event.WITHDRAW,
@@ -258,6 +260,7 @@ WITHDRAW = _t(
     clock=ClockEffect.STOP,
     notify=(notices.WITHDRAWN,),
     stage=COMPLETENESS,
+    renewed_entry=Event.RENEWAL_REFUSED,
 )
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -274,6 +277,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         notify=(notices.PROCEDURE_STARTED,),
         stage=SUBMISSION,
         effect=effects.protocol_submission,
+        renewed_entry=Event.REQUEST_RENEWAL,
         document=DocumentSpec(DocumentKind.RECEIPT, "receipt", "Ricevuta di presentazione della domanda", False),
     ),
     _t(
@@ -333,6 +337,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=(notices.DECISION,),
         stage=COMPLETENESS,
+        renewed_entry=Event.RENEWAL_REFUSED,
     ),
     _t(
         Event.DECLARE_COMPLETE,
@@ -361,6 +366,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         clock=ClockEffect.STOP,
         notify=(notices.DECISION,),
         stage=COMPLETENESS,
+        renewed_entry=Event.RENEWAL_REFUSED,
     ),
     _t(
         Event.REGISTER,
@@ -469,13 +475,15 @@ TRANSITIONS: tuple[Transition, ...] = (
         notify=(notices.DECISION,),
         stage=RECOGNITION,
         effect=effects.issue_act,
+        renewed_entry=Event.CONFIRM_RENEWAL,
         document=DocumentSpec(
             DocumentKind.RECOGNITION_ACT, "recognition_act", "Atto di riconoscimento", True, numbered_act=True
         ),
     ),
     WITHDRAW,
     # a draft was never submitted: the office never knew of it, and is not told (models.access)
-    replace(WITHDRAW, sources=frozenset({S.DRAFT}), notify=()),
+    # nor is the entry it would renew, which never left the active state
+    replace(WITHDRAW, sources=frozenset({S.DRAFT}), notify=(), renewed_entry=None),
     # the life of a registry entry (driven by renewal applications and the sweeps)
     _t(
         Event.REQUEST_RENEWAL,

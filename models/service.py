@@ -1,8 +1,10 @@
 """The only code that changes an application's (or a report's) state: ``apply_event``.
 
 It checks the lifecycle table, the actor's role and competence and the guard, writes the
-new state and its timestamp, runs the event's effects (clock ledger, act, registry entry),
-appends the audit event, queues the notices in the same transaction (outbox) and commits.
+new state and its timestamp, runs the event's effects (clock ledger, act, registry entry; on a
+renewal, the move of the entry it renews), appends the audit event and commits. The notices of the
+event are queued in the same transaction by ``notifications.outbox.apply_and_notify``, which is what
+the stage work, the sweeps and the simulation call: the domain renders nothing.
 """
 
 from __future__ import annotations
@@ -31,11 +33,10 @@ from models.lifecycle import (
     find_transition,
     labels_of,
 )
-from models.people import User
+from models.people import User, system_user
 from models.procedure import AuditEvent, ClockSuspension, Evaluation
 from models.profiles import RegionProfile
 from models.registry import AnnualReport, RegistryEntry
-from notifications.outbox import queue_notifications
 
 
 def check_event(
@@ -116,7 +117,8 @@ def apply_event(
         effects.clock(move, transition.clock)
     if transition.effect is not None:
         transition.effect(move)
-    effects.renewal_failed(move, transition.target)
+    if transition.renewed_entry is not None and application.kind == ApplicationKind.RENEWAL:
+        _move_renewed_entry(session, application, transition.renewed_entry, profile, now)
     audit = AuditEvent(
         subject=transition.subject,
         application_id=application.id,  # type: ignore[arg-type]
@@ -137,18 +139,19 @@ def apply_event(
     application.audit_head = audit.hash  # same row as the version bump: one chain per application
     session.add(audit)
     session.flush()
-    queue_notifications(
-        session,
-        application=application,
-        notices=transition.notify,
-        audit=audit,
-        profile=profile,
-        now=now,
-        report=report,
-    )
     if commit:
         session.commit()
     return audit
+
+
+def _move_renewed_entry(
+    session: Session, renewal: Application, event: Event, profile: RegionProfile, now: datetime
+) -> None:
+    """A renewal moves the application of the entry it renews too (its row's ``renewed_entry``)."""
+    previous = session.get(Application, renewal.renewal_of_id) if renewal.renewal_of_id else None
+    if previous is not None:
+        actor = system_user(session)
+        apply_event(session, application=previous, event=event, actor=actor, profile=profile, now=now, commit=False)
 
 
 def _bump_version(session: Session, application: Application) -> None:

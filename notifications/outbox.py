@@ -17,12 +17,14 @@ from models.application import Application
 from models.district import District
 from models.enums import NotificationStatus, Role
 from models.labels import STATE_LABELS
+from models.lifecycle import find_transition
 from models.notices import NOTICES, Notice
 from models.notification import Notification
 from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import RegionProfile
 from models.registry import AnnualReport
+from models.service import apply_event
 from notifications.rendering import render, render_blocks
 from registro.db import copy_rows
 
@@ -46,6 +48,36 @@ def recipients(session: Session, *, application: Application, to_office: bool, p
     ).all()
     found = ([district.pec_email] if district is not None and district.pec_email else []) + list(emails)
     return list(dict.fromkeys(e for e in found if e))
+
+
+def apply_and_notify(
+    session: Session,
+    *,
+    application: Application,
+    profile: RegionProfile,
+    now: datetime,
+    report: AnnualReport | None = None,
+    commit: bool = True,
+    **event: Any,
+) -> AuditEvent:
+    """``models.service.apply_event`` and, in its transaction, the notices its row declares."""
+    audit = apply_event(
+        session, application=application, profile=profile, now=now, report=report, commit=False, **event
+    )
+    transition = find_transition(audit.from_state, audit.event, application.kind)
+    assert transition is not None  # it was just applied
+    queue_notifications(
+        session,
+        application=application,
+        notices=transition.notify,
+        audit=audit,
+        profile=profile,
+        now=now,
+        report=report,
+    )
+    if commit:
+        session.commit()
+    return audit
 
 
 def queue_notifications(

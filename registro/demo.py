@@ -18,7 +18,8 @@ from models.people import User
 from models.procedure import CommitteeAssignment, Evaluation
 from models.profiles import RegionProfile
 from models.protocol import sha256_hex
-from models.service import apply_event, evaluation_round
+from models.service import evaluation_round
+from notifications.outbox import apply_and_notify
 from registro.fake_enterprises import make_roster
 from registro.passwords import hash_password
 
@@ -62,7 +63,7 @@ def load_demo(session: Session, *, profile: RegionProfile, now: datetime, log: C
             moment += timedelta(days=3)
             actor = representative if event == Event.SUBMIT else staff[(office, _role_for(event))][0]
             payload = _prepare(session, application, event, staff=staff[(office, Role.COMMITTEE)], now=moment)
-            apply_event(
+            apply_and_notify(
                 session,
                 application=application,
                 event=event,

@@ -28,7 +28,8 @@ from models.procedure import Evaluation
 from models.profiles import RegionProfile
 from models.protocol import sha256_hex
 from models.registry import AnnualReport, RegistryEntry
-from models.service import apply_event, evaluation_round
+from models.service import evaluation_round
+from notifications.outbox import apply_and_notify
 from registro.fake_enterprises import make_roster
 from registro.passwords import hash_password
 from registro.simulated_days import sweep_day
@@ -210,7 +211,7 @@ class Simulation:
     def _apply(self, application: Application, event: Event, actor: User, now: datetime,
                report: AnnualReport | None = None, **payload: object) -> None:  # fmt: skip
         """Through the service, without its commit: the simulation commits once a day (see ``run``)."""
-        apply_event(self.session, application=application, event=event, actor=actor, profile=self.profile,
+        apply_and_notify(self.session, application=application, event=event, actor=actor, profile=self.profile,
                     now=now, payload=payload, report=report, commit=False)  # fmt: skip
 
     # ---- the days -------------------------------------------------------------------------------

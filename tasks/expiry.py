@@ -27,7 +27,7 @@ from models.lifecycle import sources_of
 from models.people import system_user
 from models.profiles import RegionProfile, load_profile
 from models.registry import RegistryEntry
-from models.service import apply_event
+from notifications.outbox import apply_and_notify
 from registro.db import session_scope
 from registro.settings import get_settings
 from tasks.reminders import sweep_moment
@@ -84,7 +84,7 @@ def close_lapsed_terms(
         if application is None:
             continue
         try:
-            apply_event(
+            apply_and_notify(
                 session,
                 application=application,
                 event=event,

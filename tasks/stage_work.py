@@ -46,7 +46,7 @@ from models.lifecycle import document_of, stage_of
 from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import load_profile
-from models.service import apply_event
+from notifications.outbox import apply_and_notify
 from registro.db import refuse_writes, session_scope
 from registro.settings import get_settings
 from tasks.documents import draft_html, lay_out, record_document, store_file
@@ -122,7 +122,7 @@ def _apply(session: Session, action_id: int, *, flow_run_id: str | None, stage: 
     settings = get_settings()
     profile = load_profile(settings.profile)
     now = action.requested_at
-    audit = apply_event(
+    audit = apply_and_notify(
         session,
         application=application,
         event=action.event,

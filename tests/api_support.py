@@ -24,7 +24,7 @@ from models.errors import DomainError
 from models.people import User
 from models.profiles import RegionProfile
 from models.roster import FIELDS, ROSTER_CSV_HEADER
-from models.service import apply_event
+from notifications.outbox import apply_and_notify
 from tests.factories import PASSWORD
 
 API = "/api/v1"
@@ -73,7 +73,7 @@ def apply_stored_action(engine: Engine, profile: RegionProfile, now: datetime, a
         assert application is not None and actor is not None
         error = None
         try:
-            apply_event(
+            apply_and_notify(
                 session, application=application, event=action.event, actor=actor, profile=profile,
                 now=now, payload=action.payload, flow_run_id=f"test-run-{action_id}",
             )  # fmt: skip

@@ -15,7 +15,8 @@ from models.enums import ApplicationKind, DocumentKind, Event, Role
 from models.people import User
 from models.procedure import AuditEvent, Evaluation
 from models.profiles import RegionProfile
-from models.service import apply_event, evaluation_round
+from models.service import evaluation_round
+from notifications.outbox import apply_and_notify
 from registro.passwords import hash_password
 
 PASSWORD = "password-di-prova-1"
@@ -132,7 +133,7 @@ class Journey:
 
     def do(self, event: Event, *, days_later: int = 1, **payload: object) -> AuditEvent:
         self.day += timedelta(days=days_later)
-        return apply_event(
+        return apply_and_notify(
             self.f.session,
             application=self.app,
             event=event,

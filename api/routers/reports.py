@@ -29,7 +29,7 @@ from models.labels import STATE_LABELS
 from models.registry import AnnualReport, RegistryEntry
 from models.reminders import report_year_window
 from models.roster import validate_rows
-from models.service import apply_event
+from notifications.outbox import apply_and_notify
 
 router = APIRouter(tags=["Relazione annuale"])
 
@@ -96,7 +96,7 @@ def file_report(district_id: int, year: int, body: ReportIn, ctx: Ctx) -> Report
     _check_roster_changes(ctx, report, body)
     application = ctx.session.get(Application, report.application_id)
     assert application is not None
-    apply_event(
+    apply_and_notify(
         ctx.session,
         application=application,
         event=Event.FILE_REPORT,
@@ -153,7 +153,7 @@ def return_report(report: CurrentReport, body: RemarksIn, ctx: Ctx) -> ReportRea
 def _review(ctx: Ctx, report: AnnualReport, event: Event, payload: dict[str, str]) -> ReportRead:
     application = ctx.session.get(Application, report.application_id)
     assert application is not None
-    apply_event(
+    apply_and_notify(
         ctx.session,
         application=application,
         event=event,

@@ -197,3 +197,34 @@ def test_renewal_runs_on_from_old_end_date(factory: Factory, session: Session) -
     assert original.state == State.RENEWED and renewal.state == State.ACTIVE
     assert entry.application_id == renewal.id and entry.valid_from <= first_end + timedelta(days=1)
     assert entry.valid_until == date(first_end.year + 3, first_end.month, first_end.day)
+
+
+def _renewal_of_active_entry(factory: Factory, session: Session) -> tuple[Journey, Application]:
+    j = Journey(factory)
+    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
+        j.do(event)
+    j.score(80)
+    j.do(Event.APPROVE)
+    j.do(Event.ISSUE_ACT)
+    district = session.get(District, j.district.id)
+    assert district is not None
+    renewal = factory.application(district, kind=ApplicationKind.RENEWAL)
+    renewal.renewal_of_id = j.app.id
+    session.add(renewal)
+    session.commit()
+    original, j.app = j.app, renewal
+    return j, original
+
+
+def test_a_renewal_withdrawn_moves_its_entry_only_once_submitted(factory: Factory, session: Session) -> None:
+    j, original = _renewal_of_active_entry(factory, session)
+    j.do(Event.WITHDRAW, reason="presentata per errore")  # a draft: the entry never left the active state
+    session.refresh(original)
+    assert j.app.state == State.WITHDRAWN and original.state == State.ACTIVE
+    j, original = _renewal_of_active_entry(factory, session)
+    j.do(Event.SUBMIT)
+    j.do(Event.WITHDRAW, reason="ci ripensiamo")
+    session.refresh(original)
+    assert original.state == State.ACTIVE  # the renewal refused: the entry is active again
+    trail = select(AuditEvent.event).where(AuditEvent.application_id == original.id).order_by(col(AuditEvent.id))
+    assert list(session.exec(trail))[-2:] == [Event.REQUEST_RENEWAL, Event.RENEWAL_REFUSED]

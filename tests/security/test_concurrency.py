@@ -32,7 +32,7 @@ from models.errors import ConcurrentChange, DomainError
 from models.people import User
 from models.procedure import AuditEvent
 from models.profiles import RegionProfile
-from models.service import apply_event
+from notifications.outbox import apply_and_notify
 from tests.api_support import API, Clock, Http, People, act, apply_stored_action, draft_ready, fetch, login
 from tests.factories import Factory
 from tests.live_server import serve_in_thread
@@ -218,7 +218,7 @@ def test_fifty_threads_applying_to_the_same_version_exactly_one_wins(
             own.commit()  # read, then give the connection back (50 threads, 30 in the pool); the version read stays
             barrier.wait(timeout=TIMEOUT_S)
             try:
-                apply_event(
+                apply_and_notify(
                     own, application=application, event=Event(event), actor=actor, profile=profile,
                     now=clock.now, payload=dict(body or {}),
                 )  # fmt: skip

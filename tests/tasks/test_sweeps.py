@@ -63,9 +63,9 @@ def test_filed_report_gets_no_more_reminders(factory: Factory, session: Session,
     open_reports(session, profile=profile, as_of=date(2027, 1, 1))
     report = session.exec(select(AnnualReport)).one()
     j.day = j.day.replace(year=2027, month=2, day=1)
-    from models.service import apply_event
+    from notifications.outbox import apply_and_notify
 
-    apply_event(
+    apply_and_notify(
         session,
         application=j.app,
         event=Event.FILE_REPORT,
