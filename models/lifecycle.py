@@ -55,7 +55,6 @@ class GuardContext:
     integration_deadline: date | None = None
     observations_deadline: date | None = None
     valid_until: date | None = None
-    missing_items: tuple[str, ...] = ()
 
 
 Guard = Callable[[GuardContext], str | None]
@@ -117,10 +116,9 @@ def eligible(ctx: GuardContext) -> str | None:
 
 
 def first_integration_request(ctx: GuardContext) -> str | None:
-    if ctx.integration_requests:
+    # an integration deadline is set by the request and never cleared: it marks one even in a list's context
+    if ctx.integration_requests or ctx.integration_deadline is not None:
         return "la sospensione per integrazione documentale è consentita una sola volta (L. 241/1990, art. 2 c. 7)"
-    if not ctx.missing_items:
-        return "indicare almeno un elemento mancante"
     return None
 
 
@@ -681,9 +679,10 @@ def allowed_events(state: State, kind: ApplicationKind | None = None, role: Role
 
 # Guards that read nothing but the file's own deadlines and today's date: cheap enough to run for every
 # file of a list, so the actions offered leave out what they refuse today (closing for a missing
-# integration before its deadline, say). The other guards run when the action is requested (422).
+# integration before its deadline, a second integration request, say). The other guards run when the
+# action is requested (422).
 DEADLINE_GUARDS: frozenset[Guard] = frozenset(
-    {integration_deadline_passed, within_integration_deadline, within_observations_deadline}
+    {integration_deadline_passed, within_integration_deadline, within_observations_deadline, first_integration_request}
 )
 
 

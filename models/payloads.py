@@ -107,6 +107,9 @@ PayloadCheck = Callable[[Session, Application, dict[str, Any], RegionProfile], N
 def integration_days_within_profile(
     session: Session, application: Application, payload: dict[str, Any], profile: RegionProfile
 ) -> None:
+    """At least one missing item named, and a term within the profile's maximum."""
+    if not payload.get("missing_items"):
+        raise InvalidInput("indicare almeno un elemento mancante", field="missing_items")
     days = payload.get("deadline_days")
     if isinstance(days, int) and days > profile.integration_max_days:
         limit = profile.integration_max_days

@@ -191,7 +191,6 @@ def build_context(
         entry_app = application.renewal_of_id or app_id
         entry = session.exec(select(RegistryEntry).where(RegistryEntry.application_id == entry_app)).first()
         valid_until = entry.valid_until if entry is not None else None
-    missing = payload.get("missing_items") or ()
     return GuardContext(
         profile=profile,
         today=local_date(now),
@@ -207,7 +206,6 @@ def build_context(
         integration_deadline=application.integration_deadline,
         observations_deadline=application.observations_deadline,
         valid_until=valid_until,
-        missing_items=tuple(str(m) for m in missing) if isinstance(missing, list | tuple) else (str(missing),),
     )
 
 

@@ -249,3 +249,7 @@ def test_the_actions_offered_leave_out_what_a_deadline_refuses_today(profile: Re
     assert offered(State.COMMITTEE_EVALUATION, Role.OFFICIAL, deadline) == allowed_events(
         State.COMMITTEE_EVALUATION, ApplicationKind.RECOGNITION, Role.OFFICIAL
     )
+    # one integration request only: once answered, the completeness check no longer offers another
+    checking = State.COMPLETENESS_CHECK
+    assert Event.REQUEST_INTEGRATION in offered(checking, Role.OFFICIAL, deadline)
+    assert Event.REQUEST_INTEGRATION not in offered(checking, Role.OFFICIAL, deadline, integration_deadline=deadline)

@@ -35,7 +35,11 @@ def test_a_body_is_optional_when_every_field_has_a_default() -> None:
 def test_the_integration_days_are_bounded_by_the_profile(factory: Factory, session: Session) -> None:
     application = factory.application(factory.district())
     limit = factory.profile.integration_max_days
-    integration_days_within_profile(session, application, {"deadline_days": limit}, factory.profile)
+    items = {"missing_items": ["patto firmato"]}
+    integration_days_within_profile(session, application, {**items, "deadline_days": limit}, factory.profile)
     with pytest.raises(InvalidInput, match=f"al massimo {limit} giorni") as refused:
-        integration_days_within_profile(session, application, {"deadline_days": limit + 1}, factory.profile)
+        integration_days_within_profile(session, application, {**items, "deadline_days": limit + 1}, factory.profile)
     assert refused.value.details == {"field": "deadline_days"}
+    with pytest.raises(InvalidInput, match="almeno un elemento mancante") as refused:
+        integration_days_within_profile(session, application, {"deadline_days": limit}, factory.profile)
+    assert refused.value.details == {"field": "missing_items"}
