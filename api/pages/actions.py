@@ -165,4 +165,4 @@ def perform(
         return redirect(back, f"«{action.label}» non eseguita: {accepted.action.error}", error=True)
     if accepted.action.status != ActionStatus.DONE:
         return redirect(back, f"«{action.label}»: richiesta accettata, in corso di esecuzione.")
-    return redirect(back, action.done)
+    return redirect(back)  # the page says it is done (application_page.last_outcome), now or once carried out

@@ -7,6 +7,7 @@ functions, so the page holds no rule of the procedure.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -111,7 +112,7 @@ def view(ctx: Context, application: Application) -> dict[str, Any]:
         "candidates": candidates(ctx, application) if any(f.event == Event.DECLARE_COMPLETE for f in forms) else [],
         "limits": number_limits(ctx.profile),
         "pending_label": EVENT_LABELS[detail.pending_action.event] if detail.pending_action else "",
-        "failed": last_failed(ctx, application) if detail.pending_action is None else None,
+        **dict(zip(("failed", "done"), last_outcome(ctx, application), strict=True)),
         "event_labels": EVENT_LABELS,
         "field_labels": FIELD_LABELS,
         "links": links(ctx, application),
@@ -185,10 +186,20 @@ def candidates(ctx: Context, application: Application) -> list[User]:
     return [u for u in ctx.session.exec(query).all() if competent(u, application, ctx.profile)]
 
 
-def last_failed(ctx: Context, application: Application) -> StageAction | None:
+JUST_DONE = timedelta(minutes=10)  # how long the page tells its author that the last action went through
+
+
+def last_outcome(ctx: Context, application: Application) -> tuple[StageAction | None, str]:
+    """The latest action if it failed (shown to everyone), or else what the page says once it is done,
+    to whoever asked for it in the last ``JUST_DONE`` (an action is carried out after the redirect)."""
     query = select(StageAction).where(StageAction.application_id == application.id)
     latest = ctx.session.exec(query.order_by(col(StageAction.id).desc())).first()
-    return latest if latest is not None and latest.status == ActionStatus.FAILED else None
+    if latest is None or latest.status == ActionStatus.FAILED:
+        return latest, ""
+    recent = latest.actor_id == ctx.user.id and ctx.now - latest.requested_at <= JUST_DONE
+    action = form_for(latest.event.value)
+    done = action.done if latest.status == ActionStatus.DONE and recent and action is not None else ""
+    return None, done
 
 
 def links(ctx: Context, application: Application) -> list[tuple[str, str]]:

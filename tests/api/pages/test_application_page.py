@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from models.actions import finish_action
 from models.application import Application, Document, StageAction
-from models.enums import ApplicationKind, Event, Role, State
+from models.enums import ActionStatus, ApplicationKind, Event, Role, State
 from models.lifecycle import allowed_events
 from models.people import User
 from models.procedure import CommitteeAssignment
@@ -401,6 +401,26 @@ def test_a_pending_action_refreshes_the_page_and_a_failed_one_shows_its_error(
     assert "L'ultima azione non è riuscita:</strong> «Dichiara inammissibile»" in html
     assert "il protocollo non risponde" in html
     assert forms_on(html) == expected(State.COMPLETENESS_CHECK, Role.OFFICIAL)
+
+
+def test_an_action_carried_out_after_the_redirect_is_then_said_done_to_its_author(
+    client: TestClient, auth: Http, people: People, session: Session, dispatched: Dispatched
+) -> None:
+    from tasks.stage_work import carry_out
+
+    app_id = in_review(client, auth, people)
+    login_as(client, people.official)
+    dispatched.run = False  # the flow runs after the redirect, as with a worker
+    html = notice_after(client, post_action(client, app_id, "declare_inadmissible", {"reason": "Fuori ambito"}), app_id)
+    assert "in corso di esecuzione" in html and "Domanda dichiarata inammissibile." not in html
+    action = fetch(
+        session, select(StageAction).where(StageAction.application_id == app_id).order_by(col(StageAction.id).desc())
+    )[0]
+    assert carry_out(action.id, flow_run_id="run-page").status == ActionStatus.DONE  # type: ignore[arg-type]
+    html = open_page(client, app_id)
+    assert '<div class="alert alert-ok" role="status"><p>Domanda dichiarata inammissibile.</p></div>' in html
+    login_as(client, people.head)  # someone else: the file's state says it, no message of another's action
+    assert "Domanda dichiarata inammissibile." not in open_page(client, app_id)
 
 
 # ---- downloads ---------------------------------------------------------------------------------
