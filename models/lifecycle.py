@@ -682,7 +682,13 @@ def allowed_events(state: State, kind: ApplicationKind | None = None, role: Role
 # integration before its deadline, a second integration request, say). The other guards run when the
 # action is requested (422).
 DEADLINE_GUARDS: frozenset[Guard] = frozenset(
-    {integration_deadline_passed, within_integration_deadline, within_observations_deadline, first_integration_request}
+    {
+        integration_deadline_passed,
+        within_integration_deadline,
+        within_observations_deadline,
+        observations_period_over,
+        first_integration_request,
+    }
 )
 
 

@@ -250,6 +250,25 @@ def test_an_active_entry_built_by_the_api_shows_the_whole_timeline(
     assert "Nessuna azione è disponibile ora" in html
 
 
+def test_the_head_starts_a_revocation_and_the_representative_answers_it(
+    client: TestClient, auth: Http, people: People, session: Session
+) -> None:
+    app_id = to_active(client, auth, people)
+    login_as(client, people.head)
+    response = post_action(client, app_id, "notify_revocation_intent", {"reason": "Aderiscono ormai 31 imprese"})
+    html = notice_after(client, response, app_id)
+    assert "Avvio del procedimento di revoca comunicato al distretto." in html
+    assert '<li class="current side" aria-current="step">Procedimento di revoca avviato' in html
+    assert forms_on(html) == ["drop_revocation"]  # the revocation itself once the 10 days are over
+    login_as(client, people.rep)
+    html = open_page(client, app_id)
+    assert forms_on(html) == expected(State.REVOCATION_NOTICE, Role.REPRESENTATIVE)
+    assert f'href="/pratiche/{app_id}/documenti"' in html
+    response = post_action(client, app_id, "submit_revocation_observations", {"observations": "Altre 25 aderiranno."})
+    assert "Osservazioni inviate all'ufficio." in notice_after(client, response, app_id)
+    assert state_of(session, app_id) == State.REVOCATION_NOTICE
+
+
 def test_the_rejection_notice_is_a_side_state_and_the_representative_may_answer(
     client: TestClient, auth: Http, people: People
 ) -> None:
