@@ -167,22 +167,9 @@ def test_census_path_registers_without_act(factory: Factory, session: Session) -
 
 
 def test_renewal_runs_on_from_old_end_date(factory: Factory, session: Session) -> None:
-    j = Journey(factory)
-    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
-        j.do(event)
-    j.score(80)
-    j.do(Event.APPROVE)
-    j.do(Event.ISSUE_ACT)
+    j, original = _renewal_of_active_entry(factory, session)
     first_end = session.exec(select(RegistryEntry).where(RegistryEntry.district_id == j.district.id)).one().valid_until
     assert first_end is not None
-    district = session.get(District, j.district.id)
-    assert district is not None
-    renewal = factory.application(district, kind=ApplicationKind.RENEWAL)
-    renewal.renewal_of_id = j.app.id
-    session.add(renewal)
-    session.commit()
-    original = j.app
-    j.app = renewal
     j.day = j.day.replace(year=j.day.year + 2, month=10)
     j.do(Event.SUBMIT)
     session.refresh(original)
@@ -194,8 +181,8 @@ def test_renewal_runs_on_from_old_end_date(factory: Factory, session: Session) -
     j.do(Event.ISSUE_ACT)
     session.refresh(original)
     entry = session.exec(select(RegistryEntry).where(RegistryEntry.district_id == j.district.id)).one()
-    assert original.state == State.RENEWED and renewal.state == State.ACTIVE
-    assert entry.application_id == renewal.id and entry.valid_from <= first_end + timedelta(days=1)
+    assert original.state == State.RENEWED and j.app.state == State.ACTIVE
+    assert entry.application_id == j.app.id and entry.valid_from <= first_end + timedelta(days=1)
     assert entry.valid_until == date(first_end.year + 3, first_end.month, first_end.day)
 
 

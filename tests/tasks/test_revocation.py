@@ -18,17 +18,13 @@ from models.italian import day
 from models.registry import RecognitionAct
 from registro.settings import get_settings
 from tests.factories import Factory, pdf_text
-from tests.tasks.stage_driver import StageDriver
+from tests.tasks.stage_driver import StageDriver, approved
 
 REASONS = "Aderiscono 31 imprese, sotto la soglia di 50 della sezione"
 
 
 def active_entry(factory: Factory) -> StageDriver:
-    d = StageDriver(factory)
-    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
-        d.apply(event)
-    d.score(75)
-    d.apply(Event.APPROVE)
+    d = approved(factory)
     assert d.apply(Event.ISSUE_ACT).status == ActionStatus.DONE
     return d
 

@@ -23,7 +23,7 @@ from tasks import stage_work
 from tasks.documents import DocumentRenderingError
 from tasks.stage_work import carry_out, is_transient, run_name
 from tests.factories import Factory, pdf_text
-from tests.tasks.stage_driver import StageDriver
+from tests.tasks.stage_driver import StageDriver, approved
 
 
 def test_every_application_event_belongs_to_exactly_one_stage() -> None:
@@ -176,16 +176,6 @@ def test_a_layout_bug_leaves_the_action_queued_with_its_event_applied(
     assert d.action(action.id).status == ActionStatus.QUEUED and d.reload().state == State.SUBMITTED
     monkeypatch.undo()
     assert carry_out(action.id, flow_run_id="run-10").status == ActionStatus.DONE  # once the bug is fixed
-
-
-def approved(factory: Factory) -> StageDriver:
-    """A file carried through the stages up to the committee's positive outcome."""
-    d = StageDriver(factory)
-    for event in (Event.SUBMIT, Event.START_REVIEW, Event.DECLARE_COMPLETE):
-        d.apply(event)
-    d.score(75)
-    d.apply(Event.APPROVE)
-    return d
 
 
 def test_a_revocation_is_carried_out_by_the_recognition_stage(factory: Factory, session: Session) -> None:
